@@ -214,12 +214,13 @@ public sealed class KonvoyFile
     {
         var outer = new YamlEditor(Text, IndentStyle.Detect(Cluster, IndentStyle.Default), Eol);
         var addon = Addon;
+        var intended = config ?? addon?.Config ?? new MetalLbConfig { AddressPools = new() };
         if (addon is null)
         {
             if (enabled != true)
                 throw new LbException(ErrorId.MetalLbAddonNotFound, ErrorKind.ObjectNotFound,
                     "the file has no metallb addon entry.", Path, Locate(Cluster), "Add it with Enable-LbAddon first.");
-            AddEntry(outer, config ?? new MetalLbConfig { AddressPools = new() });
+            AddEntry(outer, intended);
         }
         else
         {
@@ -227,7 +228,8 @@ public sealed class KonvoyFile
             if (config is not null) PlanConfig(outer, addon, config);
         }
         string newText = outer.Apply();
-        Verify(newText, config ?? addon?.Config, enabled ?? addon?.Enabled ?? false);
+        // Switching the addon off needs no valid configuration; anything else must pass MetalLB's rules.
+        Verify(newText, intended, enabled ?? addon?.Enabled ?? false, validate: config is not null || enabled == true);
         return newText;
     }
 
@@ -269,7 +271,7 @@ public sealed class KonvoyFile
         outer.InsertItem(list, after, entry);
     }
 
-    void Verify(string newText, MetalLbConfig? intended, bool enabled)
+    void Verify(string newText, MetalLbConfig intended, bool enabled, bool validate)
     {
         KonvoyFile reread;
         try { reread = FromBytes(Path, Encode(newText)); }
@@ -278,12 +280,12 @@ public sealed class KonvoyFile
             throw new LbException(ErrorId.EditVerificationFailed, ErrorKind.InvalidOperation,
                 $"the edited file would not read back ({e.Message}); nothing was written.", Path, fix: "Please report this with the file.", inner: e);
         }
-        var findings = reread.Validate();
+        var findings = validate ? reread.Validate() : new List<Finding>();
         if (findings.Count > 0)
             throw new LbException(ErrorId.InvalidConfig, ErrorKind.InvalidData,
                 $"the change would break MetalLB's configuration ({findings.Count} problem{(findings.Count == 1 ? "" : "s")}); nothing was written:"
                 + string.Concat(findings.Select(f => "\n  " + f)), Path, findings: findings);
-        var want = intended is null ? "" : ConfigWriter.ToTree(intended).ToFlow();
+        var want = ConfigWriter.ToTree(intended).ToFlow();
         var got = reread.Addon?.Config is { } c ? ConfigWriter.ToTree(c).ToFlow() : "";
         if (reread.Addon is null || reread.Addon.Enabled != enabled || want != got)
             throw new LbException(ErrorId.EditVerificationFailed, ErrorKind.InvalidOperation,

@@ -79,7 +79,7 @@ public class GoldenEditTests
             "+82:             peer-address: 192.0.2.1\n" +
             "+83:             hold-time: 90s\n" +
             "+84:           bgp-communities:\n" +
-            "+85:             no-export: \"65535:65281\"",
+            "+85:             no-export: 65535:65281",
             Diff(OnPremV1, result));
     }
 

@@ -99,19 +99,14 @@ public static class ScalarText
         }
     }
 
-    /// <summary>Plain text that a YAML 1.1 reader would not take as a string.</summary>
+    /// <summary>
+    /// Plain text that Go's yaml.v2 (MetalLB's reader) would not take as a string. It has no base-60
+    /// numbers, so a community like 65535:65281 stays plain, as MetalLB's own examples write it.
+    /// </summary>
     public static bool LooksLikeNonString(string s) =>
         NullWords.Contains(s) || BoolWords.Contains(s)
         || double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out _)
-        || s.StartsWith("0x", StringComparison.Ordinal)
-        || IsSexagesimal(s);
-
-    // YAML 1.1 reads 190:20:30 as a base-60 number; BGP communities like 64512:100 look like one.
-    static bool IsSexagesimal(string s)
-    {
-        var parts = s.Split(':');
-        return parts.Length > 1 && parts.All(p => p.Length > 0 && p.All(char.IsAsciiDigit));
-    }
+        || s.StartsWith("0x", StringComparison.Ordinal) || s.StartsWith("0b", StringComparison.Ordinal);
 
     static bool NeedsQuotes(string s, bool flow)
     {

@@ -1,0 +1,134 @@
+#Requires -Version 7.4
+<#
+.SYNOPSIS
+    Builds, tests, demonstrates and benchmarks KonvoyLb.
+.DESCRIPTION
+    Build  assembles the shippable module folder out/KonvoyLb from KonvoyLb.psd1, Module/ and the
+           compiled assemblies (the engine and its dependencies go to out/KonvoyLb/deps).
+    Test   builds, then runs the xunit tests and the Pester tests against out/KonvoyLb.
+    Demo   builds, then runs the main job on examples/cluster.yaml (on a copy; the example stays as it is).
+    Bench  builds, then runs the benchmarks and writes their figures to out/bench/.
+    Everything is installed by this script itself, idempotently: Pester comes from NuGet, pwsh from
+    the dotnet tool manifest.
+.EXAMPLE
+    dotnet tool restore && dotnet pwsh ./build.ps1 -Task Test
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Test', 'Demo', 'Bench')]
+    [string[]] $Task = 'Build',
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release'
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+$Root = $PSScriptRoot
+$Out = Join-Path $Root 'out'
+$ModuleDir = Join-Path $Out 'KonvoyLb'
+$env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'
+$env:DOTNET_NOLOGO = '1'
+
+function Invoke-Native([string] $What, [scriptblock] $Command) {
+    & $Command
+    if ($LASTEXITCODE -ne 0) { throw "$What failed with exit code $LASTEXITCODE" }
+}
+
+# A fresh pwsh of the same version as this one (the dotnet local tool runs pwsh.dll through dotnet).
+function Invoke-Pwsh {
+    $native = Join-Path $PSHOME 'pwsh'
+    if ((Test-Path $native) -and -not $IsWindows) { & $native -NoProfile -NonInteractive @args }
+    else { & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive @args }
+}
+
+function Get-NuGetPackageRoot {
+    if ($env:NUGET_PACKAGES) { return $env:NUGET_PACKAGES }
+    $line = dotnet nuget locals global-packages --list | Select-Object -First 1
+    return ($line -replace '^global-packages:\s*', '').Trim()
+}
+
+# Restores the PowerShell-side tools (Pester, a second YamlDotNet for the isolation test) from NuGet.
+function Restore-Tools {
+    Invoke-Native 'restore of tools/Tools.proj' { dotnet restore (Join-Path $Root 'tools/Tools.proj') --verbosity quiet }
+    $packages = Get-NuGetPackageRoot
+    [pscustomobject]@{
+        Pester        = Join-Path $packages 'pester/5.7.1/tools/Pester.psd1'
+        OtherYamlDotNet = Join-Path $packages 'yamldotnet/16.3.0/lib/net8.0/YamlDotNet.dll'
+    }
+}
+
+function Invoke-Build {
+    Write-Host "==> Build ($Configuration)"
+    $staging = Join-Path $Out "obj/$Configuration"
+    Invoke-Native 'dotnet build' { dotnet build (Join-Path $Root 'src/KonvoyLb/KonvoyLb.csproj') -c $Configuration --nologo -v quiet -o (Join-Path $staging 'cmdlets') }
+    Invoke-Native 'dotnet publish (engine)' { dotnet publish (Join-Path $Root 'src/KonvoyLb.Engine/KonvoyLb.Engine.csproj') -c $Configuration --nologo -v quiet -o (Join-Path $staging 'engine') }
+
+    if (Test-Path $ModuleDir) { Remove-Item $ModuleDir -Recurse -Force }
+    $deps = New-Item -ItemType Directory -Force (Join-Path $ModuleDir 'deps')
+    Copy-Item (Join-Path $Root 'KonvoyLb.psd1') $ModuleDir
+    Copy-Item (Join-Path $staging 'cmdlets/KonvoyLb.dll') $ModuleDir
+    Copy-Item (Join-Path $Root 'Module/*') $ModuleDir -Recurse
+    # The engine and everything it depends on load in the module's private AssemblyLoadContext.
+    Get-ChildItem (Join-Path $staging 'engine') -Filter *.dll | Copy-Item -Destination $deps
+    $helpSource = Join-Path $Root 'Module/help'
+    if (Test-Path (Join-Path $Root 'tools/Build-Help.ps1')) {
+        & (Join-Path $Root 'tools/Build-Help.ps1') -ModuleDirectory $ModuleDir
+    }
+    Write-Host "    module: $ModuleDir"
+}
+
+function Invoke-Test {
+    $tools = Restore-Tools
+    Write-Host '==> xunit'
+    $results = Join-Path $Out 'test-results'
+    if (Test-Path $results) { Remove-Item $results -Recurse -Force }
+    $trx = 'xunit.trx'
+    dotnet test (Join-Path $Root 'tests/KonvoyLb.Tests/KonvoyLb.Tests.csproj') -c $Configuration --nologo `
+        --logger "trx;LogFileName=$trx" --results-directory $results
+    $xunitExit = $LASTEXITCODE
+    $xunit = @{ Passed = 0; Failed = 0; Skipped = 0 }
+    $trxFile = Join-Path $results $trx
+    if (Test-Path $trxFile) {
+        $counters = ([xml](Get-Content $trxFile -Raw)).TestRun.ResultSummary.Counters
+        $xunit = @{ Passed = [int]$counters.passed; Failed = [int]$counters.failed + [int]$counters.error; Skipped = [int]$counters.notExecuted }
+    }
+    elseif ($xunitExit -ne 0) { $xunit.Failed = 1 }
+
+    Write-Host '==> Pester (against the built module, in a fresh pwsh)'
+    $pesterResult = Join-Path $results 'pester.json'
+    Invoke-Pwsh -File (Join-Path $Root 'tests/Pester/Run-Pester.ps1') `
+        -PesterPath $tools.Pester -ModuleDirectory $ModuleDir -OtherYamlDotNet $tools.OtherYamlDotNet -ResultPath $pesterResult
+    $pester = @{ Passed = 0; Failed = 1; Skipped = 0 }
+    if (Test-Path $pesterResult) { $pester = Get-Content $pesterResult -Raw | ConvertFrom-Json -AsHashtable }
+
+    $passed = $xunit.Passed + $pester.Passed
+    $failed = $xunit.Failed + $pester.Failed
+    $skipped = $xunit.Skipped + $pester.Skipped
+    Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed, $($xunit.Skipped) skipped"
+    Write-Host "Pester: $($pester.Passed) passed, $($pester.Failed) failed, $($pester.Skipped) skipped"
+    Write-Host "Total: $passed passed, $failed failed, $skipped skipped"
+    if ($failed -gt 0 -or $xunitExit -ne 0) { exit 1 }
+}
+
+function Invoke-Demo {
+    $demo = Join-Path $Root 'examples/demo.ps1'
+    Invoke-Native 'demo' { Invoke-Pwsh -File $demo -ModuleDirectory $ModuleDir }
+}
+
+function Invoke-Bench {
+    $benchDir = New-Item -ItemType Directory -Force (Join-Path $Out 'bench')
+    Invoke-Native 'import benchmark' { Invoke-Pwsh -File (Join-Path $Root 'tests/Bench/Measure-Import.ps1') -ModuleDirectory $ModuleDir -OutFile (Join-Path $benchDir 'import.md') }
+}
+
+Push-Location $Root
+try {
+    Invoke-Build
+    foreach ($t in $Task) {
+        switch ($t) {
+            'Test' { Invoke-Test }
+            'Demo' { Invoke-Demo }
+            'Bench' { Invoke-Bench }
+        }
+    }
+}
+finally { Pop-Location }

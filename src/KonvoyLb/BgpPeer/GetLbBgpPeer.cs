@@ -1,0 +1,31 @@
+using System.Management.Automation;
+using KonvoyLb.Engine;
+using KonvoyLb.Infrastructure;
+
+namespace KonvoyLb.BgpPeer;
+
+/// <summary>Get-LbBgpPeer: the BGP peers of the metallb addon (passwords stay masked).</summary>
+[Cmdlet(VerbsCommon.Get, "LbBgpPeer", DefaultParameterSetName = PathSet)]
+[OutputType("KonvoyLb.Engine.Config.BgpPeer")]
+public sealed class GetLbBgpPeer : FileCmdlet
+{
+    /// <summary>Peer addresses to return; wildcards allowed. All peers when omitted.</summary>
+    [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(PeerAddressCompleter))]
+    public string[]? PeerAddress { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        foreach (var path in ResolvePaths())
+        {
+            var file = Load(path);
+            var peers = RequireConfig(file, file.Addon?.Config).Peers ?? new();
+            foreach (var (peer, _) in NameFilter.Select(PeerAddress, peers, p => p.PeerAddress ?? "", a => WriteLbError(NotFound(a, path))))
+                WriteObject(WithPath(peer, path));
+        }
+    }
+
+    static LbException NotFound(string address, string path) => new(ErrorId.PeerNotFound, ErrorKind.ObjectNotFound,
+        $"there is no BGP peer '{address}' in '{path}'.", address, fix: "List the peers with Get-LbBgpPeer -Path " + path + ".");
+}

@@ -1,0 +1,130 @@
+using System.Management.Automation;
+using KonvoyLb.Engine;
+using KonvoyLb.Engine.Config;
+
+namespace KonvoyLb.Infrastructure;
+
+/// <summary>Turns the engine's exceptions into ErrorRecords with a stable ErrorId and a fix.</summary>
+public abstract class LbCmdlet : PSCmdlet
+{
+    internal static ErrorRecord ToErrorRecord(LbException e)
+    {
+        var category = e.Kind switch
+        {
+            ErrorKind.ObjectNotFound => ErrorCategory.ObjectNotFound,
+            ErrorKind.InvalidData => ErrorCategory.InvalidData,
+            ErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
+            ErrorKind.WriteError => ErrorCategory.WriteError,
+            ErrorKind.ResourceUnavailable => ErrorCategory.ResourceUnavailable,
+            ErrorKind.NotImplemented => ErrorCategory.NotImplemented,
+            _ => ErrorCategory.InvalidOperation,
+        };
+        var record = new ErrorRecord(e, e.Id.ToString(), category, e.Findings.Count > 0 ? e.Findings.ToArray() : e.Target);
+        if (e.Fix is not null) record.ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = e.Fix };
+        return record;
+    }
+
+    /// <summary>Runs engine work; an engine failure stops the command with its ErrorRecord.</summary>
+    protected T Run<T>(Func<T> work)
+    {
+        try { return work(); }
+        catch (LbException e) { ThrowTerminatingError(ToErrorRecord(e)); throw; }
+    }
+
+    protected void Run(Action work) => Run(() => { work(); return true; });
+
+    /// <summary>Writes a non-terminating error so that the pipeline goes on with the next input.</summary>
+    protected void WriteLbError(LbException e) => WriteError(ToErrorRecord(e));
+}
+
+/// <summary>
+/// Commands that work on a cluster.yaml: -Path (wildcards allowed, default ./cluster.yaml) or
+/// -LiteralPath, both resolved against the PowerShell location and bindable from the pipeline.
+/// </summary>
+public abstract class FileCmdlet : LbCmdlet
+{
+    protected const string PathSet = "Path";
+    protected const string LiteralPathSet = "LiteralPath";
+
+    /// <summary>The cluster.yaml to read; relative paths are resolved against the current location.</summary>
+    [Parameter(ParameterSetName = PathSet, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = "cluster.yaml";
+
+    /// <summary>The cluster.yaml to read, taken exactly as written (no wildcards).</summary>
+    [Parameter(ParameterSetName = LiteralPathSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "LP")]
+    [ValidateNotNullOrEmpty]
+    public string LiteralPath { get; set; } = "";
+
+    /// <summary>The file system paths the parameters name.</summary>
+    protected IEnumerable<string> ResolvePaths()
+    {
+        if (ParameterSetName == LiteralPathSet)
+            return new[] { GetUnresolvedProviderPathFromPSPath(LiteralPath) };
+        if (WildcardPattern.ContainsWildcardCharacters(Path))
+        {
+            try { return GetResolvedProviderPathFromPSPath(Path, out _); }
+            catch (ItemNotFoundException) { }
+        }
+        return new[] { GetUnresolvedProviderPathFromPSPath(Path) };
+    }
+
+    protected KonvoyFile Load(string path) => Run(() => KonvoyFile.Load(path));
+
+    /// <summary>The metallb configuration of a file (or a copy of it), or the error that says how to add the addon.</summary>
+    protected static MetalLbConfig RequireConfig(KonvoyFile file, MetalLbConfig? config) =>
+        config ?? throw new LbException(ErrorId.MetalLbAddonNotFound, ErrorKind.ObjectNotFound,
+            $"'{file.Path}' has no metallb addon entry.", file.Path, fix: $"Add it with: Enable-LbAddon -LiteralPath '{file.Path}'");
+
+    /// <summary>Decorates an output object with the file it came from, so it pipes into the next command.</summary>
+    protected static PSObject WithPath(object item, string path)
+    {
+        var pso = PSObject.AsPSObject(item);
+        pso.Properties.Add(new PSNoteProperty("Path", path));
+        return pso;
+    }
+}
+
+/// <summary>
+/// Commands that change cluster.yaml: plan the edit, show the changed lines under -WhatIf/-Confirm,
+/// then write atomically.
+/// </summary>
+public abstract class EditCmdlet : FileCmdlet
+{
+    /// <summary>Returns the changed object after the change.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    /// <summary>
+    /// Applies a change to the metallb configuration of every file named. <paramref name="change"/> edits
+    /// a copy of the model and returns what to pass through; <paramref name="enabled"/> switches the addon.
+    /// </summary>
+    protected void Edit(string target, string action, Func<KonvoyFile, MetalLbConfig?, object?> change, bool? enabled = null)
+    {
+        foreach (var path in ResolvePaths())
+        {
+            var file = Load(path);
+            var config = file.Addon?.Config.Clone();
+            object? result = Run(() => change(file, config));
+            // Switching the addon leaves the configuration as it is; the summary is the pass-through object.
+            if (enabled is not null) config = null;
+            string newText = Run(() => file.Plan(config, enabled));
+            if (newText == file.Text)
+            {
+                WriteVerbose($"{target} in {path}: nothing to change.");
+            }
+            else
+            {
+                string diff = LineDiff.Format(LineDiff.Compute(file.Text, newText));
+                string description = $"{action} {target} in {path}:{Environment.NewLine}{diff}";
+                if (!ShouldProcess(description, description + Environment.NewLine + "Continue?", action)) continue;
+                Run(() => file.Save(newText));
+                WriteVerbose(description);
+            }
+            if (!PassThru) continue;
+            if (result is not null) WriteObject(WithPath(result, path));
+            else WriteObject(Run(() => ConfigSummary.From(KonvoyFile.Load(path))));
+        }
+    }
+}
