@@ -98,6 +98,7 @@ public static class ConfigChanges
         var peer = FindPeer(c, address, port)
             ?? throw NotFound(ErrorId.PeerNotFound, "BGP peer", address, c.Peers?.Select(p => p.PeerAddress ?? "?"));
         c.Peers!.Remove(peer);
+        if (c.Peers.Count == 0) c.Peers = null; // no peers: drop the key rather than leave "peers: []"
         return peer;
     }
 
@@ -115,6 +116,7 @@ public static class ConfigChanges
         var community = c.BgpCommunities?.FirstOrDefault(x => x.Name == name)
             ?? throw NotFound(ErrorId.CommunityNotFound, "BGP community alias", name, c.BgpCommunities?.Select(x => x.Name));
         c.BgpCommunities!.Remove(community);
+        if (c.BgpCommunities.Count == 0) c.BgpCommunities = null;
         return community;
     }
 

@@ -1,7 +1,6 @@
 using System.Collections;
 using System.Management.Automation;
 using System.Management.Automation.Language;
-using System.Management.Automation.Runspaces;
 using KonvoyLb.Engine.Config;
 
 namespace KonvoyLb.Infrastructure;
@@ -17,8 +16,12 @@ public abstract class FileNameCompleter : IArgumentCompleter
         try
         {
             string path = (fakeBoundParameters["LiteralPath"] ?? fakeBoundParameters["Path"] ?? "cluster.yaml").ToString()!;
-            string? cwd = Runspace.DefaultRunspace?.SessionStateProxy.Path.CurrentFileSystemLocation.ProviderPath;
-            if (cwd is not null) path = System.IO.Path.GetFullPath(path, cwd);
+            // Resolve like the cmdlet will, through the session that is completing (a nested pipeline).
+            using (var ps = PowerShell.Create(RunspaceMode.CurrentRunspace))
+            {
+                ps.AddScript("$ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($args[0])").AddArgument(path);
+                path = ps.Invoke().FirstOrDefault()?.BaseObject as string ?? path;
+            }
             var config = KonvoyFile.Load(path).Addon?.Config;
             if (config is null) return Array.Empty<CompletionResult>();
             var pattern = new WildcardPattern(wordToComplete.Trim('\'', '"') + "*", WildcardOptions.IgnoreCase);

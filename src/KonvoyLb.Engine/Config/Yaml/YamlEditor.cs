@@ -145,14 +145,14 @@ public sealed class YamlEditor
         bool sameShape = (have, want) switch
         {
             (YScalar s, DScalar) => !s.IsBlock,
-            (YMap hm, DMap) => !hm.IsFlow || CanStayFlow(want),
+            (YMap hm, DMap dm) => hm.IsFlow ? CanStayFlow(want) : dm.Entries.Count > 0,
             (YSeq hs, DSeq ds) => hs.IsFlow ? CanStayFlow(want) || ds.Items.Count == 0 : ds.Items.Count > 0,
             _ => false,
         };
         if (sameShape)
         {
-            if (have is YSeq { IsFlow: true } && want is DSeq { Items.Count: 0 })
-                _edits.Add(new(have.Start, have.End, "[]"));
+            if (have.IsFlow && want is DSeq { Items.Count: 0 } or DMap { Entries.Count: 0 })
+                _edits.Add(new(have.Start, have.End, want is DSeq ? "[]" : "{}"));
             else Reconcile(have, want);
             return;
         }
