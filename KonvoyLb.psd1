@@ -15,6 +15,7 @@
         'Get-LbBgpPeer', 'Set-LbBgpPeer', 'Remove-LbBgpPeer'
         'Get-LbBgpCommunity', 'Set-LbBgpCommunity', 'Remove-LbBgpCommunity'
         'Enable-LbAddon', 'Disable-LbAddon'
+        'Test-LbConfig', 'ConvertTo-LbCrd'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

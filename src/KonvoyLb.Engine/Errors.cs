@@ -42,6 +42,30 @@ public enum ErrorId
     EbgpMultihopOnIbgp,
     InvalidNodeSelector,
     OverlappingAddresses,
+    // What MetalLB never checks (Test-LbConfig)
+    DefaultSubnetUsed,
+    InvalidSubnet,
+    SubnetTooSmall,
+    SubnetsOverlap,
+    SubnetOverlapsNode,
+    PoolOverlapsPodSubnet,
+    PoolOverlapsServiceSubnet,
+    PoolContainsNodeAddress,
+    PoolContainsControlPlaneEndpoint,
+    PoolOverlapsReserved,
+    PoolOutsideNodeSubnet,
+    PoolContainsNetworkAddress,
+    PoolContainsBroadcastAddress,
+    PoolContainsGateway,
+    NoPools,
+    PoolCapacity,
+    TotalCapacity,
+    InventoryNotYaml,
+    InventoryHostNotAddress,
+    NodeSubnetUnknown,
+    ConfigFileNotRecognized,
+    // CRD conversion
+    CannotConvert,
     // Editing
     InvalidConfig,
     PoolNotFound,
@@ -59,9 +83,16 @@ public sealed record SourceLocation(string? File, int Line, int Column)
     public override string ToString() => $"{(File is null ? "" : Path.GetFileName(File) + ":")}{Line}:{Column}";
 }
 
-/// <summary>One problem found in a configuration, with where it is and what it concerns.</summary>
+/// <summary>
+/// One problem found in a configuration, with where it is and what it concerns. For overlaps, Range and
+/// OtherRange are the two ranges and Overlap the addresses they share.
+/// </summary>
 public sealed record Finding(Severity Severity, ErrorId Code, string Message, string? Subject, SourceLocation? Location)
 {
+    public string? Range { get; init; }
+    public string? OtherRange { get; init; }
+    public string? Overlap { get; init; }
+
     public override string ToString() =>
         $"{Location?.ToString() ?? "-"} {Severity} {Code}: {(Subject is null ? "" : Subject + ": ")}{Message}";
 }

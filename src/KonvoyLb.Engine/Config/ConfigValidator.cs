@@ -187,8 +187,10 @@ public sealed class ConfigValidator
         {
             var (first, second) = (owners[a], owners[b]);
             string where = first.Pool == second.Pool ? $"inside pool {first.Pool}" : $"pools {first.Pool} and {second.Pool}";
-            Error(ErrorId.OverlappingAddresses, second.Path, $"pool {second.Pool}",
-                $"'{second.Text}' overlaps '{first.Text}' ({where}) at {overlap}: MetalLB refuses overlapping addresses; make the ranges disjoint");
+            _findings.Add(new Finding(Severity.Error, ErrorId.OverlappingAddresses,
+                $"'{second.Text}' overlaps '{first.Text}' ({where}) at {overlap}: MetalLB refuses overlapping addresses; make the ranges disjoint",
+                $"pool {second.Pool}", _locate(second.Path))
+            { Range = ranges[b].ToString(), OtherRange = ranges[a].ToString(), Overlap = overlap.ToString() });
         }
     }
 

@@ -9,7 +9,12 @@ public sealed record ClusterFacts(
     string ApiVersion, string? Provider,
     string PodSubnet, bool PodSubnetIsDefault,
     string ServiceSubnet, bool ServiceSubnetIsDefault,
-    string? ControlPlaneEndpoint);
+    string? ControlPlaneEndpoint)
+{
+    public SourceLocation? PodSubnetLocation { get; init; }
+    public SourceLocation? ServiceSubnetLocation { get; init; }
+    public SourceLocation? ControlPlaneEndpointLocation { get; init; }
+}
 
 /// <summary>Where the metallb addon sits in cluster.yaml, and what its values say.</summary>
 public sealed class MetalLbAddon
@@ -20,12 +25,11 @@ public sealed class MetalLbAddon
     internal YScalar? ValuesNode { get; init; }
     internal BlockScalarView? Values { get; init; }
     internal YNode? ValuesRoot { get; init; }
-    internal YNode? ConfigInline { get; init; }
     public string? RepositoryUrl { get; init; }
     public bool Enabled { get; init; }
     public int Line => Entry.Line;
-    public MetalLbConfig Config { get; init; } = new();
-    public List<Finding> ReadFindings { get; init; } = new();
+    public ConfigDocument Document { get; init; } = null!;
+    public MetalLbConfig Config => Document.Config;
 }
 
 /// <summary>
@@ -113,12 +117,19 @@ public sealed class KonvoyFile
             "azure" => ("10.0.128.0/18", "10.0.0.0/18"),
             _ => ("192.168.0.0/16", "10.0.0.0/18"),
         };
-        string? pod = (Child(networking, "podSubnet") as YScalar)?.Value, service = (Child(networking, "serviceSubnet") as YScalar)?.Value;
+        var podNode = Child(networking, "podSubnet") as YScalar;
+        var serviceNode = Child(networking, "serviceSubnet") as YScalar;
+        string? pod = podNode?.Value, service = serviceNode?.Value;
         var endpoint = Child(Cluster, "spec", "kubernetes", "controlPlane", "controlPlaneEndpointOverride") as YScalar;
         return new ClusterFacts(apiVersion, provider,
             string.IsNullOrEmpty(pod) ? podDefault : pod, string.IsNullOrEmpty(pod),
             string.IsNullOrEmpty(service) ? serviceDefault : service, string.IsNullOrEmpty(service),
-            string.IsNullOrEmpty(endpoint?.Value) ? null : endpoint.Value);
+            string.IsNullOrEmpty(endpoint?.Value) ? null : endpoint.Value)
+        {
+            PodSubnetLocation = podNode is null ? null : Locate(podNode),
+            ServiceSubnetLocation = serviceNode is null ? null : Locate(serviceNode),
+            ControlPlaneEndpointLocation = endpoint is null ? null : Locate(endpoint),
+        };
     }
 
     MetalLbAddon? FindAddon(YSeq repos)
@@ -164,43 +175,19 @@ public sealed class KonvoyFile
                 "Fix the indentation inside the values block: every line must be indented at least as far as its first line.", inner: e);
         }
         var configInline = (valuesRoot as YMap)?["configInline"];
-        var (config, findings) = ConfigReader.Read(configInline, locate);
         return new MetalLbAddon
         {
             Repository = repo, AddonsList = list, Entry = entry, ValuesNode = valuesNode, Values = view,
-            ValuesRoot = valuesRoot, ConfigInline = configInline,
+            ValuesRoot = valuesRoot,
             RepositoryUrl = (repo["configRepository"] as YScalar)?.Value,
             Enabled = enabledNode is not null && ScalarText.ParseBool(enabledNode.Value) == true,
-            Config = config, ReadFindings = findings,
+            Document = new ConfigDocument(configInline, locate, Locate((YNode?)valuesNode ?? entry)),
         };
-    }
-
-    /// <summary>Finds the place of a config path ("address-pools/0/addresses/1"), or of its nearest existing parent.</summary>
-    public SourceLocation? LocateConfigPath(string path)
-    {
-        if (Addon?.ConfigInline is not { } node) return Addon is null ? null : Locate(Addon.Entry);
-        foreach (var part in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
-        {
-            YNode? next = node switch
-            {
-                YMap m => m[part],
-                YSeq s when int.TryParse(part, out var i) && i < s.Items.Count => s.Items[i],
-                _ => null,
-            };
-            if (next is null) break;
-            node = next;
-        }
-        if (Addon.Values is { } view)
-        {
-            var (l, c) = view.ToOuterPosition(node.Line, node.Column);
-            return new SourceLocation(Path, l, c);
-        }
-        return Addon.ValuesNode is null ? Locate(Addon.Entry) : Locate(Addon.ValuesNode);
     }
 
     /// <summary>All of MetalLB's rules on the file as it is: read problems and validation.</summary>
     public List<Finding> Validate() =>
-        Addon is null ? new() : Addon.ReadFindings.Concat(ConfigValidator.Validate(Addon.Config, LocateConfigPath)).ToList();
+        Addon is null ? new() : Addon.Document.Validate();
 
     // ---- planning edits -----------------------------------------------------------------------
 
@@ -299,38 +286,7 @@ public sealed class KonvoyFile
         return HasBom ? new byte[] { 0xEF, 0xBB, 0xBF }.Concat(body).ToArray() : body;
     }
 
-    /// <summary>
-    /// Writes atomically: a temporary file beside the target, flushed, given the target's mode, then
-    /// renamed over it. Refuses when the file changed on disk since it was read.
-    /// </summary>
-    public void Save(string newText)
-    {
-        byte[] current;
-        try { current = File.ReadAllBytes(Path); }
-        catch (IOException e) { throw WriteFailed(e); }
-        if (!current.AsSpan().SequenceEqual(_bytes))
-            throw new LbException(ErrorId.FileChangedOnDisk, ErrorKind.InvalidOperation,
-                $"'{Path}' changed on disk after it was read; nothing was written so that the other change is not lost.", Path,
-                fix: "Run the command again: it will apply to the file as it is now.");
-        string dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!;
-        string temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(Path)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
-            {
-                fs.Write(Encode(newText));
-                fs.Flush(flushToDisk: true);
-            }
-            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(temp, File.GetUnixFileMode(Path));
-            File.Move(temp, Path, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            try { File.Delete(temp); } catch (IOException) { }
-            throw WriteFailed(e);
-        }
-    }
+    /// <summary>Writes atomically, and refuses when the file changed on disk since it was read.</summary>
+    public void Save(string newText) => AtomicFile.Write(Path, Encode(newText), expected: _bytes);
 
-    LbException WriteFailed(Exception e) => new(ErrorId.FileWriteFailed, ErrorKind.WriteError,
-        $"cannot write '{Path}': {e.Message}", Path, fix: "Check that the directory is writable and the disk is not full.", inner: e);
 }

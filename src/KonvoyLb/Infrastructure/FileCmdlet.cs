@@ -116,6 +116,7 @@ public abstract class EditCmdlet : FileCmdlet
             }
             else
             {
+                WarnAboutCluster(file, newText);
                 string diff = LineDiff.Format(LineDiff.Compute(file.Text, newText));
                 string description = $"{action} {target} in {path}:{Environment.NewLine}{diff}";
                 if (!ShouldProcess(description, description + Environment.NewLine + "Continue?", action)) continue;
@@ -125,6 +126,25 @@ public abstract class EditCmdlet : FileCmdlet
             if (!PassThru) continue;
             if (result is not null) WriteObject(WithPath(result, path));
             else WriteObject(Run(() => ConfigSummary.From(KonvoyFile.Load(path))));
+        }
+    }
+
+    /// <summary>
+    /// MetalLB accepted the new configuration; warn about what it never checks (pools over node IPs,
+    /// the pod or service subnet, the control-plane VIP, outside the nodes' subnet).
+    /// </summary>
+    void WarnAboutCluster(KonvoyFile file, string newText)
+    {
+        try
+        {
+            var changed = KonvoyFile.FromBytes(file.Path, file.Encode(newText));
+            foreach (var f in ConfigAnalyzer.Analyze(ConfigAnalyzer.ForKonvoyFile(changed)).Where(f => f.Severity >= Engine.Severity.Warning))
+                WriteWarning(f.ToString());
+        }
+        catch (Engine.LbException e)
+        {
+            // An unreadable inventory must not block an edit that MetalLB accepts; say why the checks were skipped.
+            WriteWarning($"the cluster checks were skipped: {e.Message}");
         }
     }
 }

@@ -1,0 +1,54 @@
+using System.Management.Automation;
+using System.Text;
+using KonvoyLb.Engine;
+using KonvoyLb.Engine.Config;
+using KonvoyLb.Infrastructure;
+
+namespace KonvoyLb.Check;
+
+/// <summary>
+/// ConvertTo-LbCrd: the legacy MetalLB configuration as MetalLB 0.13+ custom resources (IPAddressPool,
+/// L2Advertisement, BGPAdvertisement, BGPPeer v1beta2, Community, BFDProfile), to the pipeline or a file.
+/// Refuses, with every reason, what it cannot translate instead of dropping it.
+/// </summary>
+[Cmdlet(VerbsData.ConvertTo, "LbCrd", DefaultParameterSetName = PathSet, SupportsShouldProcess = true)]
+[OutputType(typeof(string))]
+public sealed class ConvertToLbCrd : FileCmdlet
+{
+    const string MetalLbSet = "MetalLbConfig";
+
+    /// <summary>A MetalLB legacy config file or ConfigMap manifest instead of a cluster.yaml.</summary>
+    [Parameter(ParameterSetName = MetalLbSet, Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    public string MetalLbConfigPath { get; set; } = "";
+
+    /// <summary>The namespace of the resources (MetalLB 0.13+ installs into metallb-system).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string Namespace { get; set; } = "metallb-system";
+
+    /// <summary>Writes the YAML to this file (atomically) instead of the pipeline.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? OutFile { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        IEnumerable<ConfigDocument> documents = ParameterSetName == MetalLbSet
+            ? new[] { Run(() => MetalLbConfigFile.Load(GetUnresolvedProviderPathFromPSPath(MetalLbConfigPath))) }
+            : ResolvePaths().Select(p => Load(p).Addon?.Document ?? Run<ConfigDocument>(() => throw new LbException(
+                ErrorId.MetalLbAddonNotFound, ErrorKind.ObjectNotFound, $"'{p}' has no metallb addon entry.", p, fix: "There is nothing to convert.")));
+        foreach (var doc in documents)
+        {
+            string yaml = Run(() => CrdConverter.Convert(doc, Namespace));
+            if (OutFile is null)
+            {
+                WriteObject(yaml);
+                continue;
+            }
+            string target = GetUnresolvedProviderPathFromPSPath(OutFile);
+            if (ShouldProcess(target, "Write MetalLB custom resources"))
+                Run(() => AtomicFile.Write(target, Encoding.UTF8.GetBytes(yaml)));
+        }
+    }
+}

@@ -1,0 +1,98 @@
+using System.Management.Automation;
+using KonvoyLb.Engine;
+using KonvoyLb.Engine.Config;
+using KonvoyLb.Engine.Net;
+using KonvoyLb.Infrastructure;
+
+namespace KonvoyLb.Check;
+
+/// <summary>
+/// Test-LbConfig: every MetalLB validation rule plus what MetalLB never checks (pools against the pod
+/// and service subnets, the nodes, the control-plane VIP, reserved addresses, the nodes' subnet), and
+/// the capacity of the pools. One object per finding; errors also go to the error stream.
+/// </summary>
+[Cmdlet(VerbsDiagnostic.Test, "LbConfig", DefaultParameterSetName = PathSet)]
+[OutputType("KonvoyLb.Engine.Finding")]
+[OutputType(typeof(bool))]
+public sealed class TestLbConfig : FileCmdlet
+{
+    const string MetalLbSet = "MetalLbConfig";
+
+    /// <summary>A MetalLB legacy config file or ConfigMap manifest, for clusters not built with Konvoy.</summary>
+    [Parameter(ParameterSetName = MetalLbSet, Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    public string MetalLbConfigPath { get; set; } = "";
+
+    /// <summary>Konvoy's inventory.yaml; by default the one beside cluster.yaml, when it exists.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? InventoryPath { get; set; }
+
+    /// <summary>Addresses no pool may contain: the gateway, a DHCP range, other clusters' pools (addresses, CIDRs or ranges).</summary>
+    [Parameter]
+    public string[]? ReservedAddress { get; set; }
+
+    /// <summary>The nodes' subnets (CIDRs); learned from this computer's interfaces when it is a node.</summary>
+    [Parameter]
+    public string[]? NodeSubnet { get; set; }
+
+    /// <summary>The nodes' gateways, when -NodeSubnet is given and the gateway should be checked too.</summary>
+    [Parameter]
+    public string[]? Gateway { get; set; }
+
+    /// <summary>Returns only $true (no errors) or $false.</summary>
+    [Parameter]
+    public SwitchParameter Quiet { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var reserved = (ReservedAddress ?? Array.Empty<string>()).Select(r => (Parse(r, "ReservedAddress"), $"reserved address {r}")).ToList();
+        var gateways = (Gateway ?? Array.Empty<string>()).Select(g => Parse(g, "Gateway")).ToList();
+        var subnets = (NodeSubnet ?? Array.Empty<string>()).Select(s =>
+        {
+            var range = Parse(s, "NodeSubnet");
+            var gateway = gateways.FirstOrDefault(g => g.Family == range.Family && range.Contains(g.FirstAddress));
+            return new NodeSubnet(range, gateway == default ? null : gateway.FirstAddress, "-NodeSubnet");
+        }).ToList();
+        string? inventory = InventoryPath is null ? null : GetUnresolvedProviderPathFromPSPath(InventoryPath);
+
+        if (ParameterSetName == MetalLbSet)
+        {
+            string path = GetUnresolvedProviderPathFromPSPath(MetalLbConfigPath);
+            Report(Run(() => ConfigAnalyzer.Analyze(new AnalysisInput
+            {
+                Document = MetalLbConfigFile.Load(path),
+                Inventory = inventory is null ? null : Inventory.Load(inventory),
+                Reserved = reserved,
+                NodeSubnets = subnets.Count > 0 ? subnets : ConfigAnalyzer.LearnSubnets(inventory is null ? null : Inventory.Load(inventory)),
+            })));
+            return;
+        }
+        foreach (var path in ResolvePaths())
+        {
+            var file = Load(path);
+            Report(Run(() => ConfigAnalyzer.Analyze(ConfigAnalyzer.ForKonvoyFile(file, inventory, reserved, subnets))));
+        }
+    }
+
+    IpRange Parse(string text, string parameter) => ConfigAnalyzer.TryParseAddressOrRange(text, out var range, out var error)
+        ? range
+        : Run<IpRange>(() => throw new LbException(ErrorId.InvalidArgument, ErrorKind.InvalidArgument,
+            $"-{parameter} '{text}' is not an address, CIDR or range: {error}", text, fix: "Write it like 192.0.2.1, 192.0.2.0/24 or 192.0.2.10-192.0.2.20."));
+
+    void Report(List<Finding> findings)
+    {
+        bool ok = findings.All(f => f.Severity != Severity.Error);
+        if (Quiet)
+        {
+            WriteObject(ok);
+            return;
+        }
+        foreach (var f in findings)
+        {
+            WriteObject(f);
+            if (f.Severity == Severity.Error)
+                WriteError(new ErrorRecord(new InvalidDataException(f.ToString()), f.Code.ToString(), ErrorCategory.InvalidData, f));
+        }
+    }
+}
