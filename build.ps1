@@ -69,7 +69,10 @@ function Invoke-Build {
     Copy-Item (Join-Path $staging 'cmdlets/KonvoyLb.dll') $ModuleDir
     Copy-Item (Join-Path $Root 'Module/*') $ModuleDir -Recurse
     # The engine and everything it depends on load in the module's private AssemblyLoadContext.
+    # Platform-specific assemblies (Tmds.LibC) stay under runtimes/<rid>/ where the load context looks for them.
     Get-ChildItem (Join-Path $staging 'engine') -Filter *.dll | Copy-Item -Destination $deps
+    $runtimes = Join-Path $staging 'engine/runtimes'
+    if (Test-Path $runtimes) { Copy-Item $runtimes $deps -Recurse }
     $helpSource = Join-Path $Root 'Module/help'
     if (Test-Path (Join-Path $Root 'tools/Build-Help.ps1')) {
         & (Join-Path $Root 'tools/Build-Help.ps1') -ModuleDirectory $ModuleDir

@@ -66,6 +66,11 @@ public enum ErrorId
     ConfigFileNotRecognized,
     // CRD conversion
     CannotConvert,
+    // Reachability probes
+    TooManyAddresses,
+    NeedsRawSockets,
+    InterfaceDown,
+    ProbeFailed,
     // Editing
     InvalidConfig,
     PoolNotFound,
@@ -98,7 +103,7 @@ public sealed record Finding(Severity Severity, ErrorId Code, string Message, st
 }
 
 /// <summary>Which PowerShell ErrorCategory an error belongs to (kept free of PowerShell types).</summary>
-public enum ErrorKind { ObjectNotFound, InvalidData, InvalidArgument, WriteError, ResourceUnavailable, NotImplemented, InvalidOperation }
+public enum ErrorKind { ObjectNotFound, InvalidData, InvalidArgument, WriteError, ResourceUnavailable, NotImplemented, InvalidOperation, PermissionDenied, LimitsExceeded }
 
 /// <summary>
 /// A failure the user can act on: what went wrong, where, and how to fix it. The cmdlets turn it into

@@ -17,6 +17,8 @@ public abstract class LbCmdlet : PSCmdlet
             ErrorKind.WriteError => ErrorCategory.WriteError,
             ErrorKind.ResourceUnavailable => ErrorCategory.ResourceUnavailable,
             ErrorKind.NotImplemented => ErrorCategory.NotImplemented,
+            ErrorKind.PermissionDenied => ErrorCategory.PermissionDenied,
+            ErrorKind.LimitsExceeded => ErrorCategory.LimitsExceeded,
             _ => ErrorCategory.InvalidOperation,
         };
         var record = new ErrorRecord(e, e.Id.ToString(), category, e.Findings.Count > 0 ? e.Findings.ToArray() : e.Target);

@@ -39,8 +39,14 @@ sealed class EngineLoadContext : AssemblyLoadContext
     {
         // Only files that exist here: never ask another context from inside a resolver (no recursion).
         string path = Path.Combine(_directory, name.Name + ".dll");
-        return File.Exists(path) ? LoadFromAssemblyPath(path) : null;
+        if (File.Exists(path)) return LoadFromAssemblyPath(path);
+        string platform = Path.Combine(_directory, "runtimes", PlatformRid, "lib");
+        if (!Directory.Exists(platform)) return null;
+        var candidate = Directory.EnumerateFiles(platform, name.Name + ".dll", SearchOption.AllDirectories).FirstOrDefault();
+        return candidate is null ? null : LoadFromAssemblyPath(candidate);
     }
+
+    static string PlatformRid => "linux-" + System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant();
 
     protected override IntPtr LoadUnmanagedDll(string unmanagedDllName)
     {

@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Management.Automation;
+using System.Net;
+using KonvoyLb.Engine;
+using KonvoyLb.Engine.Config;
+using KonvoyLb.Engine.Net.Probing;
+using KonvoyLb.Infrastructure;
+
+namespace KonvoyLb.Reachability;
+
+/// <summary>
+/// Test-LbVipReachability: for every address of the pools (or of -Address), from this computer: the
+/// route, who answers ARP/NDP, ICMP echo and optionally a TCP port; a Status and advice per address.
+/// </summary>
+[Cmdlet(VerbsDiagnostic.Test, "LbVipReachability", DefaultParameterSetName = PathSet)]
+[OutputType("KonvoyLb.Engine.Net.Probing.VipProbeResult")]
+public sealed class TestLbVipReachability : FileCmdlet
+{
+    const string AddressSet = "Address";
+
+    /// <summary>Only these pools of cluster.yaml (all when omitted).</summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = LiteralPathSet)]
+    [ArgumentCompleter(typeof(PoolNameCompleter))]
+    public string[]? Pool { get; set; }
+
+    /// <summary>Addresses, CIDRs or first-last ranges to probe instead of the pools.</summary>
+    [Parameter(ParameterSetName = AddressSet, Mandatory = true, ValueFromPipeline = true)]
+    [ValidateNotNullOrEmpty]
+    public string[] Address { get; set; } = Array.Empty<string>();
+
+    /// <summary>Konvoy's inventory.yaml, to tell node MACs from foreign ones; by default the one beside cluster.yaml.</summary>
+    [Parameter]
+    public string? InventoryPath { get; set; }
+
+    /// <summary>Also try a TCP connection to this port.</summary>
+    [Parameter]
+    [ValidateRange(1, 65535)]
+    public int? Port { get; set; }
+
+    [Parameter]
+    [ValidateRange(10, 60000)]
+    public int TimeoutMilliseconds { get; set; } = 1000;
+
+    /// <summary>Addresses probed at the same time.</summary>
+    [Parameter]
+    [ValidateRange(1, 4096)]
+    public int ThrottleLimit { get; set; } = 256;
+
+    /// <summary>Packets per second at most, all probes together.</summary>
+    [Parameter]
+    [ValidateRange(1, 100000)]
+    public int MaxPacketsPerSecond { get; set; } = 1000;
+
+    /// <summary>Refuse to probe more addresses than this (a guard against flooding a LAN by typo).</summary>
+    [Parameter]
+    [ValidateRange(1, 1 << 20)]
+    public int MaxAddresses { get; set; } = 4096;
+
+    readonly List<string> _addresses = new();
+    readonly CancellationTokenSource _cancel = new();
+
+    protected override void ProcessRecord()
+    {
+        if (ParameterSetName == AddressSet) _addresses.AddRange(Address);
+    }
+
+    protected override void EndProcessing()
+    {
+        var (targets, inventory) = ParameterSetName == AddressSet
+            ? (Run(() => ProbeTargets.FromArguments(_addresses, MaxAddresses)), LoadInventory(null))
+            : FromFile();
+        var nodeAddresses = inventory?.Hosts.Select(h => h.IP).OfType<IPAddress>().Where(ip => targets.All(t => !t.Address.Equals(ip))).ToList() ?? new();
+
+        var options = new ProbeOptions
+        {
+            Timeout = TimeSpan.FromMilliseconds(TimeoutMilliseconds), ThrottleLimit = ThrottleLimit,
+            MaxPacketsPerSecond = MaxPacketsPerSecond, TcpPort = Port,
+        };
+        using var prober = new VipProber(options);
+        if (prober.RawSocketError is { } rawError)
+            WriteError(new ErrorRecord(new UnauthorizedAccessException(rawError), ErrorId.NeedsRawSockets.ToString(), ErrorCategory.PermissionDenied, null));
+
+        // Node addresses are probed too, only to learn their MACs.
+        var plan = Run(() => prober.Prepare(targets.Concat(nodeAddresses.Select(ip => new ProbeTarget(ip, null)))));
+        foreach (var down in plan.Items.Where(i => i.Link is { IsUp: false }).Select(i => i.Link!.Name).Distinct())
+            WriteError(new ErrorRecord(new InvalidOperationException($"interface {down} is down; the addresses routed through it were not probed. Bring it up (ip link set {down} up)."),
+                ErrorId.InterfaceDown.ToString(), ErrorCategory.ResourceUnavailable, down));
+
+        var clock = Stopwatch.StartNew();
+        int completed = 0, total = plan.Items.Count;
+        var progress = new Progress<int>(n => Volatile.Write(ref completed, n));
+        var nodes = nodeAddresses.ToHashSet();
+        var task = Task.Run(() => prober.RunAsync(plan, nodes, progress, _cancel.Token));
+        var record = new ProgressRecord(1, "Probing VIPs", $"0 of {total} addresses");
+        while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(200))
+        {
+            int n = Volatile.Read(ref completed);
+            record.StatusDescription = $"{n} of {total} addresses";
+            record.PercentComplete = total == 0 ? 100 : Math.Min(100, n * 100 / total);
+            WriteProgress(record);
+        }
+        record.RecordType = ProgressRecordType.Completed;
+        WriteProgress(record);
+        if (task.IsCanceled || _cancel.IsCancellationRequested) return;
+        var results = task.GetAwaiter().GetResult();
+        foreach (var r in results) WriteObject(r);
+
+        var counts = results.GroupBy(r => r.Status).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key}");
+        var summary = $"{results.Length} address{(results.Length == 1 ? "" : "es")} probed from {Environment.MachineName} in {clock.Elapsed.TotalSeconds:F1} s: {string.Join(", ", counts)}";
+        WriteInformation(new HostInformationMessage { Message = summary }, new[] { "PSHOST" });
+    }
+
+    (List<ProbeTarget>, Inventory?) FromFile()
+    {
+        var path = ResolvePaths().First();
+        var file = Load(path);
+        var pools = RequireConfig(file, file.Addon?.Config).AddressPools ?? new();
+        if (Pool is { Length: > 0 })
+        {
+            foreach (var missing in Pool.Where(n => !WildcardPattern.ContainsWildcardCharacters(n) && pools.All(p => p.Name != n)))
+                WriteError(new ErrorRecord(new ItemNotFoundException($"there is no address pool '{missing}' in '{path}'."),
+                    ErrorId.PoolNotFound.ToString(), ErrorCategory.ObjectNotFound, missing));
+            var patterns = Pool.Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToList();
+            pools = pools.Where(p => patterns.Any(w => w.IsMatch(p.Name))).ToList();
+        }
+        string beside = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, "inventory.yaml");
+        return (Run(() => ProbeTargets.FromPools(pools, MaxAddresses)), LoadInventory(InventoryPath is null && File.Exists(beside) ? beside : null));
+    }
+
+    Inventory? LoadInventory(string? fallback)
+    {
+        string? path = InventoryPath is null ? fallback : GetUnresolvedProviderPathFromPSPath(InventoryPath);
+        return path is null ? null : Run(() => Inventory.Load(path));
+    }
+
+    protected override void StopProcessing() => _cancel.Cancel();
+}
