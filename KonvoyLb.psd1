@@ -15,7 +15,8 @@
         'Get-LbBgpPeer', 'Set-LbBgpPeer', 'Remove-LbBgpPeer'
         'Get-LbBgpCommunity', 'Set-LbBgpCommunity', 'Remove-LbBgpCommunity'
         'Enable-LbAddon', 'Disable-LbAddon'
-        'Test-LbConfig', 'ConvertTo-LbCrd'
+        'Test-LbConfig', 'ConvertTo-LbCrd', 'Test-LbVipReachability'
+        'Restart-LbController', 'Get-LbService', 'Test-LbConfigChange'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

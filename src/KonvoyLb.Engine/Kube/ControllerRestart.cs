@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Net;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+
+namespace KonvoyLb.Engine.Kube;
+
+/// <summary>A pod as Restart-LbController reports it.</summary>
+public sealed record PodSummary(string Name, string Uid, string? Node, string Phase, bool Ready, string? Reason)
+{
+    public static PodSummary From(V1Pod p) => new(p.Metadata.Name, p.Metadata.Uid, p.Spec?.NodeName, p.Status?.Phase ?? "Unknown",
+        IsReady(p), FailureReason(p));
+
+    public static bool IsReady(V1Pod p) =>
+        p.Metadata.DeletionTimestamp is null && p.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true;
+
+    /// <summary>Why a pod will not become Ready without help (crash loop, image pull, unschedulable), or null.</summary>
+    public static string? FailureReason(V1Pod p)
+    {
+        foreach (var s in (p.Status?.ContainerStatuses ?? new List<V1ContainerStatus>()).Concat(p.Status?.InitContainerStatuses ?? new List<V1ContainerStatus>()))
+            if (s.State?.Waiting?.Reason is { } reason && reason is "CrashLoopBackOff" or "ImagePullBackOff" or "ErrImagePull"
+                or "CreateContainerConfigError" or "InvalidImageName" or "CreateContainerError" or "RunContainerError")
+                return $"{reason}: container {s.Name}{(s.State.Waiting.Message is { Length: > 0 } m ? $" ({m})" : "")}";
+        var scheduled = p.Status?.Conditions?.FirstOrDefault(c => c.Type == "PodScheduled");
+        if (scheduled is { Status: "False", Reason: "Unschedulable" })
+            return $"Unschedulable: {scheduled.Message}";
+        return null;
+    }
+}
+
+/// <summary>What Restart-LbController did.</summary>
+public sealed class RestartResult
+{
+    public string Namespace { get; init; } = "";
+    public IReadOnlyList<PodSummary> OldPods { get; init; } = Array.Empty<PodSummary>();
+    public PodSummary? NewPod { get; init; }
+    public bool Ready { get; init; }
+    public TimeSpan Elapsed { get; init; }
+    /// <summary>Why the replacement is not Ready (crash loop, image pull, unschedulable, timeout), or null.</summary>
+    public string? Failure { get; init; }
+}
+
+/// <summary>
+/// Deletes the MetalLB controller pods and watches (never polls) until a replacement (a new UID) is
+/// Ready, or says why it will not be. A dropped watch is resumed from the last resourceVersion; an
+/// expired one (410 Gone) is answered with a fresh list.
+/// </summary>
+public sealed class ControllerRestart
+{
+    readonly KubeConnection _kube;
+    readonly string _ns, _selector;
+
+    public ControllerRestart(KubeConnection kube, string ns, string selector)
+    {
+        _kube = kube; _ns = ns; _selector = selector;
+    }
+
+    public async Task<V1PodList> FindAsync(CancellationToken cancel)
+    {
+        V1PodList pods;
+        try { pods = await _kube.Client.CoreV1.ListNamespacedPodAsync(_ns, labelSelector: _selector, cancellationToken: cancel).ConfigureAwait(false); }
+        catch (Exception e) when (e is not OperationCanceledException || !cancel.IsCancellationRequested)
+        {
+            throw KubeClientFactory.Explain(e, _kube, "list", "pods", _ns);
+        }
+        if (pods.Items.Count == 0)
+            throw new LbException(ErrorId.NoControllerPod, ErrorKind.ObjectNotFound,
+                $"no pod matches '{_selector}' in namespace '{_ns}' on {_kube.Server}.", _selector,
+                fix: "Konvoy runs MetalLB in kubeaddons with app=metallb,component=controller; plain MetalLB installs use " +
+                     "-Namespace metallb-system -Selector app.kubernetes.io/component=controller (or app=metallb,component=controller).");
+        return pods;
+    }
+
+    public async Task DeleteAsync(string name, CancellationToken cancel)
+    {
+        try { await _kube.Client.CoreV1.DeleteNamespacedPodAsync(name, _ns, cancellationToken: cancel).ConfigureAwait(false); }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { /* already gone: fine */ }
+        catch (Exception e) when (e is not OperationCanceledException || !cancel.IsCancellationRequested)
+        {
+            throw KubeClientFactory.Explain(e, _kube, "delete", "pods", _ns);
+        }
+    }
+
+    /// <summary>
+    /// Waits for a pod of the selector whose UID is not among <paramref name="oldUids"/> to be Ready,
+    /// watching from <paramref name="resourceVersion"/>. <paramref name="onChange"/> sees every state.
+    /// </summary>
+    public async Task<RestartResult> WaitForReplacementAsync(IReadOnlyList<PodSummary> old, string resourceVersion, TimeSpan timeout,
+        Stopwatch clock, Action<PodSummary>? onChange, CancellationToken cancel)
+    {
+        var oldUids = old.Select(p => p.Uid).ToHashSet();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        deadline.CancelAfter(timeout - clock.Elapsed > TimeSpan.Zero ? timeout - clock.Elapsed : TimeSpan.Zero);
+        PodSummary? latest = null;
+        RestartResult Done(bool ready, string? failure) =>
+            new() { Namespace = _ns, OldPods = old, NewPod = latest, Ready = ready, Elapsed = clock.Elapsed, Failure = failure };
+
+        string rv = resourceVersion;
+        try
+        {
+            while (true)
+            {
+                bool expired = false;
+                var response = _kube.Client.CoreV1.ListNamespacedPodWithHttpMessagesAsync(_ns, labelSelector: _selector, watch: true,
+                    resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: (int)Math.Max(1, timeout.TotalSeconds), cancellationToken: deadline.Token);
+                await foreach (var (type, pod) in response.WatchAsync<V1Pod, V1PodList>(onError: _ => { }, cancellationToken: deadline.Token).ConfigureAwait(false))
+                {
+                    if (type == WatchEventType.Error) { expired = true; break; }
+                    if (pod?.Metadata?.ResourceVersion is { } v) rv = v;
+                    if (type is WatchEventType.Bookmark or WatchEventType.Deleted || pod?.Metadata is null || oldUids.Contains(pod.Metadata.Uid)) continue;
+                    latest = PodSummary.From(pod);
+                    onChange?.Invoke(latest);
+                    if (latest.Ready) return Done(true, null);
+                    if (latest.Reason is { } reason) return Done(false, reason);
+                }
+                // The stream ended (server timeout, dropped connection) or the version expired: resume.
+                if (expired) rv = await RelistAsync(oldUids, p => latest = p, deadline.Token).ConfigureAwait(false) ?? rv;
+                if (latest is { Ready: true }) return Done(true, null);
+                if (latest?.Reason is { } r) return Done(false, r);
+            }
+        }
+        catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+        {
+            return Done(false, $"no replacement became Ready within {timeout.TotalSeconds:F0} s" +
+                (latest is null ? " (no new pod appeared: check the controller's Deployment)" : $" (last seen: {latest.Name} {latest.Phase})"));
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Gone)
+        {
+            rv = await RelistAsync(oldUids, p => latest = p, deadline.Token).ConfigureAwait(false) ?? rv;
+            return await WaitForReplacementAsync(old, rv, timeout, clock, onChange, cancel).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw KubeClientFactory.Explain(e, _kube, "watch", "pods", _ns);
+        }
+    }
+
+    /// <summary>After 410 Gone: list again, note the replacement if already there, and return the list's version.</summary>
+    async Task<string?> RelistAsync(HashSet<string> oldUids, Action<PodSummary> found, CancellationToken cancel)
+    {
+        var list = await _kube.Client.CoreV1.ListNamespacedPodAsync(_ns, labelSelector: _selector, cancellationToken: cancel).ConfigureAwait(false);
+        foreach (var pod in list.Items.Where(p => !oldUids.Contains(p.Metadata.Uid)))
+            found(PodSummary.From(pod));
+        return list.Metadata?.ResourceVersion;
+    }
+}
