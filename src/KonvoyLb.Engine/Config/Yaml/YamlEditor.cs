@@ -145,6 +145,7 @@ public sealed class YamlEditor
         bool sameShape = (have, want) switch
         {
             (YScalar s, DScalar) => !s.IsBlock,
+            // A block map cannot become empty in place (a key with nothing under it reads as null): rewrite it as {}.
             (YMap hm, DMap dm) => hm.IsFlow ? CanStayFlow(want) : dm.Entries.Count > 0,
             (YSeq hs, DSeq ds) => hs.IsFlow ? CanStayFlow(want) || ds.Items.Count == 0 : ds.Items.Count > 0,
             _ => false,
@@ -159,7 +160,24 @@ public sealed class YamlEditor
         // Different shape (scalar <-> collection, block <-> empty): rewrite everything after the key.
         int colon = _text.IndexOf(':', key.End);
         int end = LineAfter(have.End);
-        _edits.Add(new(colon, end, RenderValueAfterKey(want, key.Column - 1) + Eol));
+        string rendered = RenderValueAfterKey(want, key.Column - 1);
+        // A comment beside a one-line value ("pools: [] # none yet") stays on the key's line.
+        if (have.Line == key.Line && TrailingComment(have.End) is { } comment)
+        {
+            int eol = rendered.IndexOf(Eol, StringComparison.Ordinal);
+            rendered = eol < 0 ? rendered + " " + comment : rendered[..eol] + " " + comment + rendered[eol..];
+        }
+        _edits.Add(new(colon, end, rendered + Eol));
+    }
+
+    /// <summary>The "# ..." comment after offset on the same line, or null.</summary>
+    string? TrailingComment(int offset)
+    {
+        int i = offset;
+        while (i < _text.Length && _text[i] is ' ' or '\t') i++;
+        if (i == offset || i >= _text.Length || _text[i] != '#') return null;
+        int end = _text.IndexOf('\n', i);
+        return _text[i..(end < 0 ? _text.Length : end)].TrimEnd('\r');
     }
 
     void RemoveEntry(YMap m, string key)
@@ -170,7 +188,11 @@ public sealed class YamlEditor
         {
             // "- name: a" → removing the first key of a list item pulls the next key up behind the dash.
             if (m.Entries.Count == 1) throw new NotSupportedException("cannot empty a list item in place");
-            _edits.Add(new(k.Start, m.Entries[index + 1].Key.Start, ""));
+            var next = m.Entries[index + 1].Key;
+            // Whole comment lines between the removed entry and the next key survive, moved above the item's line.
+            int between = LineAfter(v.End), nextLine = LineStart(next.Start);
+            if (between < nextLine) _edits.Add(new(LineStart(k.Start), LineStart(k.Start), _text[between..nextLine]));
+            _edits.Add(new(k.Start, next.Start, ""));
             return;
         }
         _edits.Add(new(LineStart(k.Start), LineAfter(v.End), ""));

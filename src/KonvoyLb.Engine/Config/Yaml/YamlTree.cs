@@ -59,6 +59,19 @@ public static class YamlTree
     public static List<YDocument> ParseStream(string text)
     {
         var parser = new Parser(new StringReader(text));
+        try { return ReadStream(parser, text); }
+        catch (InvalidOperationException e)
+        {
+            // YamlDotNet's scanner throws InvalidOperationException instead of a YamlException on some
+            // malformed input, e.g. an unclosed "[a" followed by a "key: value" line. Report it as a
+            // syntax error at the last event the parser produced (there: the unclosed bracket).
+            var at = parser.Current?.Start ?? Mark.Empty;
+            throw new YamlException(at, at, "malformed YAML here (is a '[' or '{' not closed?)", e);
+        }
+    }
+
+    static List<YDocument> ReadStream(IParser parser, string text)
+    {
         var docs = new List<YDocument>();
         parser.Consume<StreamStart>();
         while (parser.TryConsume<DocumentStart>(out var ds))
