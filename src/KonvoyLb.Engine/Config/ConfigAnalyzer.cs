@@ -59,7 +59,10 @@ public static class ConfigAnalyzer
     public static bool TryParseAddressOrRange(string text, out IpRange range, out string? error)
     {
         error = null;
-        if (IPAddress.TryParse(text.Trim(), out var ip) && !text.Contains('/')) { range = IpRange.Single(ip); return true; }
+        // A single address is parsed as strictly as pool entries (no "10.1", "0x0a000001", "fe80::1%eth0"):
+        // as the one-address CIDR it stands for.
+        string t = text.Trim();
+        if (!t.Contains('/') && !t.Contains('-') && IpRange.TryParse($"{t}/{(t.Contains(':') ? 128 : 32)}", out range, out _)) return true;
         return IpRange.TryParse(text, out range, out error);
     }
 
@@ -164,7 +167,8 @@ public static class ConfigAnalyzer
             ? (e, input.Facts.ControlPlaneEndpointLocation, "controlPlaneEndpointOverride")
             : (input.Inventory?.ControlPlaneEndpoint, input.Inventory?.ControlPlaneEndpointLocation, "control_plane_endpoint");
         if (endpoint is null) return null;
-        string host = endpoint.StartsWith('[') ? endpoint[1..endpoint.IndexOf(']')] : endpoint.Count(c => c == ':') == 1 ? endpoint.Split(':')[0] : endpoint;
+        int close = endpoint.IndexOf(']');
+        string host = endpoint.StartsWith('[') ? (close > 0 ? endpoint[1..close] : "") : endpoint.Count(c => c == ':') == 1 ? endpoint.Split(':')[0] : endpoint;
         return IPAddress.TryParse(host, out var ip) ? new Other(IpRange.Single(ip), Kind.ControlPlane, $"control-plane endpoint {host} ({source})", at) : null;
     }
 
@@ -201,12 +205,21 @@ public static class ConfigAnalyzer
             return;
         }
         var subnets = Merge(input.NodeSubnets.Select(s => s.Subnet));
+        // A family without any known node subnet is unknown, not outside.
+        foreach (var family in pools.Where(p => p.Pool.Protocol == "layer2").Select(p => p.Range.Family).Distinct()
+                     .Where(f => !subnets.Any(s => s.Family == f)))
+        {
+            string name = family == AddressFamily.InterNetwork ? "IPv4" : "IPv6";
+            findings.Add(new Finding(Severity.Information, ErrorId.NodeSubnetUnknown,
+                $"the nodes' {name} subnet is unknown, so layer2 reachability of the {name} pool addresses was not checked: give -NodeSubnet with the nodes' {name} subnet",
+                null, null));
+        }
         var covered = new UInt128[pools.Count];
         foreach (var (p, _, overlap) in IpRangeOverlap.FindOverlaps(pools.Select(x => x.Range).ToList(), subnets))
             covered[p] += overlap.Count;
         for (int i = 0; i < pools.Count; i++)
         {
-            if (covered[i] == pools[i].Range.Count || pools[i].Pool.Protocol != "layer2") continue;
+            if (covered[i] == pools[i].Range.Count || pools[i].Pool.Protocol != "layer2" || !subnets.Any(s => s.Family == pools[i].Range.Family)) continue;
             findings.Add(new Finding(Severity.Warning, ErrorId.PoolOutsideNodeSubnet,
                 $"'{pools[i].Text}' is {(covered[i] == 0 ? "" : "partly ")}outside the nodes' subnet ({string.Join(", ", subnets)}): " +
                 "layer2 answers ARP/NDP only on the nodes' link, so these addresses need a route to the nodes, or use BGP",
@@ -220,7 +233,8 @@ public static class ConfigAnalyzer
         var merged = new List<IpRange>();
         foreach (var r in ranges.OrderBy(r => r.Family).ThenBy(r => r.First))
         {
-            if (merged.Count > 0 && merged[^1].Family == r.Family && merged[^1].Last != UInt128.MaxValue && r.First <= merged[^1].Last + 1)
+            // A range ending at the top of the address space (::/0) swallows every later one of its family.
+            if (merged.Count > 0 && merged[^1].Family == r.Family && (merged[^1].Last == UInt128.MaxValue || r.First <= merged[^1].Last + 1))
             {
                 if (r.Last > merged[^1].Last) merged[^1] = new IpRange(r.Family, merged[^1].First, r.Last);
             }

@@ -84,7 +84,8 @@ public static partial class CrdConverter
                 .Add("keepaliveTime", p.KeepaliveTime)
                 .Add("routerID", p.RouterId)
                 .Add("password", p.PasswordText)
-                .Add("bfdProfile", p.BfdProfile)
+                // The BFDProfile object gets the Kubernetes form of the name; the reference must use the same.
+                .Add("bfdProfile", p.BfdProfile is null ? null : KubernetesName(p.BfdProfile))
                 .Add("ebgpMultiHop", p.EbgpMultihop)
                 .Add("nodeSelectors", p.NodeSelectors is null ? null : new DSeq(p.NodeSelectors.Select(Selector).ToList()))
                 .Build()));
