@@ -295,16 +295,16 @@ public class VariantEditTests
     }
 
     [Fact]
-    public void RemovingTheLastCommunityLeavesAnEmptyMap()
+    public void RemovingTheLastCommunityRemovesTheKey()
     {
         var one = Edit(OnPremV2, c => ConfigChanges.SetCommunity(c, "no-export", "65535:65281"));
-        AssertEdit(OnPremV2, one, "+77:               bgp-communities:\n+78:                 no-export: \"65535:65281\"");
+        AssertEdit(OnPremV2, one, "+77:               bgp-communities:\n+78:                 no-export: 65535:65281");
         var none = Edit(one, c => ConfigChanges.RemoveCommunity(c, "no-export"));
         AssertEdit(one, none,
             "-77:               bgp-communities:\n" +
-            "-78:                 no-export: \"65535:65281\"\n" +
-            "+77:               bgp-communities: {}");
-        Assert.Empty(Parse(none).Addon!.Config.BgpCommunities!);
+            "-78:                 no-export: 65535:65281");
+        Assert.Equal(OnPremV2, none);
+        Assert.Null(Parse(none).Addon!.Config.BgpCommunities);
     }
 
     // ---- indentation ---------------------------------------------------------------------------
@@ -350,7 +350,7 @@ public class VariantEditTests
             "+18:                               peer-asn: 64501\n" +
             "+19:                               peer-address: 198.51.100.1\n" +
             "+20:                         bgp-communities:\n" +
-            "+21:                             no-export: \"65535:65281\"\n" +
+            "+21:                             no-export: 65535:65281\n" +
             "+27:                                   - 192.0.2.64/28\n" +
             "+28:                             - name: v6\n" +
             "+29:                               protocol: bgp\n" +
@@ -417,7 +417,7 @@ public class VariantEditTests
         });
         AssertEdit(text, result,
             "+18:               bgp-communities:\n" +
-            "+19:                   no-export: \"65535:65281\"\n" +
+            "+19:                   no-export: 65535:65281\n" +
             "+25:               - name: bgp\n" +
             "+26:                 protocol: bgp\n" +
             "+27:                 addresses:\n" +
