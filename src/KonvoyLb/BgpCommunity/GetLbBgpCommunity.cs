@@ -20,7 +20,7 @@ public sealed class GetLbBgpCommunity : FileCmdlet
         foreach (var path in ResolvePaths())
         {
             var file = Load(path);
-            var communities = RequireConfig(file, file.Addon?.Config).BgpCommunities ?? new();
+            var communities = Run(() => RequireConfig(file, file.Addon?.Config)).BgpCommunities ?? new();
             foreach (var (community, _) in NameFilter.Select(Name, communities, c => c.Name, n => WriteLbError(NotFound(n, path))))
                 WriteObject(WithPath(community, path));
         }

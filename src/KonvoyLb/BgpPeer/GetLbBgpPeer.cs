@@ -20,7 +20,7 @@ public sealed class GetLbBgpPeer : FileCmdlet
         foreach (var path in ResolvePaths())
         {
             var file = Load(path);
-            var peers = RequireConfig(file, file.Addon?.Config).Peers ?? new();
+            var peers = Run(() => RequireConfig(file, file.Addon?.Config)).Peers ?? new();
             foreach (var (peer, _) in NameFilter.Select(PeerAddress, peers, p => p.PeerAddress ?? "", a => WriteLbError(NotFound(a, path))))
                 WriteObject(WithPath(peer, path));
         }
