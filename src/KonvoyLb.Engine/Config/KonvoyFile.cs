@@ -301,19 +301,26 @@ public sealed class KonvoyFile
 
     /// <summary>
     /// Writes atomically: a temporary file beside the target, flushed, given the target's mode, then
-    /// renamed over it. Refuses when the file changed on disk since it was read.
+    /// renamed over it. Refuses when the file changed on disk since it was read. When the path is a
+    /// symbolic link, the file it points to is the one replaced, so the link stays a link.
     /// </summary>
     public void Save(string newText)
     {
         byte[] current;
-        try { current = File.ReadAllBytes(Path); }
+        string target;
+        try
+        {
+            current = File.ReadAllBytes(Path);
+            target = new FileInfo(System.IO.Path.GetFullPath(Path)).ResolveLinkTarget(returnFinalTarget: true)?.FullName
+                ?? System.IO.Path.GetFullPath(Path);
+        }
         catch (IOException e) { throw WriteFailed(e); }
         if (!current.AsSpan().SequenceEqual(_bytes))
             throw new LbException(ErrorId.FileChangedOnDisk, ErrorKind.InvalidOperation,
                 $"'{Path}' changed on disk after it was read; nothing was written so that the other change is not lost.", Path,
                 fix: "Run the command again: it will apply to the file as it is now.");
-        string dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!;
-        string temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(Path)}.{Guid.NewGuid():N}.tmp");
+        string dir = System.IO.Path.GetDirectoryName(target)!;
+        string temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(target)}.{Guid.NewGuid():N}.tmp");
         try
         {
             using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
@@ -321,8 +328,8 @@ public sealed class KonvoyFile
                 fs.Write(Encode(newText));
                 fs.Flush(flushToDisk: true);
             }
-            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(temp, File.GetUnixFileMode(Path));
-            File.Move(temp, Path, overwrite: true);
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(temp, File.GetUnixFileMode(target));
+            File.Move(temp, target, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
