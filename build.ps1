@@ -70,7 +70,6 @@ function Invoke-Build {
     Copy-Item (Join-Path $Root 'Module/*') $ModuleDir -Recurse
     # The engine and everything it depends on load in the module's private AssemblyLoadContext.
     Get-ChildItem (Join-Path $staging 'engine') -Filter *.dll | Copy-Item -Destination $deps
-    $helpSource = Join-Path $Root 'Module/help'
     if (Test-Path (Join-Path $Root 'tools/Build-Help.ps1')) {
         & (Join-Path $Root 'tools/Build-Help.ps1') -ModuleDirectory $ModuleDir
     }
