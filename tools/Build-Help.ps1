@@ -320,7 +320,7 @@ foreach ($cmd in $commands) {
             $own[$pname] = $i
         }
     }
-    $params = @($cmd.Parameters | Sort-Object { Get-Order $_ })
+    $params = @($cmd.Parameters | Sort-Object -Stable { Get-Order $_ })
     $paramText = @{}
     foreach ($p in $params) {
         $item = if ($own.ContainsKey($p.Name)) { $own[$p.Name] } elseif ($commonParams.ContainsKey($p.Name)) { $null = $usedCommon.Add($p.Name); $commonParams[$p.Name] } else { $null }
@@ -350,7 +350,7 @@ foreach ($cmd in $commands) {
 
     # Syntax: the default parameter set first, each set's parameters in reading order.
     $null = $xml.Append('<command:syntax>')
-    foreach ($set in @($cmd.Sets | Sort-Object { $_.Name -ne $cmd.DefaultSet })) {
+    foreach ($set in @($cmd.Sets | Sort-Object -Stable { $_.Name -ne $cmd.DefaultSet })) {
         $null = $xml.Append("<command:syntaxItem><maml:name>$name</maml:name>")
         foreach ($p in $params) {
             if ($p.Sets.Contains($set.Name)) { $null = $xml.Append((Get-ParameterXml $p $set.Name)) }
