@@ -341,6 +341,7 @@ foreach ($cmd in $commands) {
     foreach ($e in $examples) {
         if (-not $e.Code) { $problems.Add("${file}: example '$($e.Title)' has no fenced code block") }
         if ($e.Remarks.Count -eq 0) { $problems.Add("${file}: example '$($e.Title)' has no explanation after its code") }
+        if ($e.Title.Length -gt 68) { $problems.Add("${file}: example title '$($e.Title)' is longer than 68 characters; Get-Help would wrap it") }
     }
 
     $null = $xml.Append('<command:command xmlns:maml="http://schemas.microsoft.com/maml/2004/10" xmlns:command="http://schemas.microsoft.com/maml/dev/command/2004/10" xmlns:dev="http://schemas.microsoft.com/maml/dev/2004/10">').Append("`n")
@@ -375,7 +376,7 @@ foreach ($cmd in $commands) {
 
     $null = $xml.Append('<command:examples>')
     foreach ($e in $examples) {
-        $null = $xml.Append("<command:example><maml:title>---------- $(Esc $e.Title) ----------</maml:title>")
+        $null = $xml.Append("<command:example><maml:title>--- $(Esc $e.Title) ---</maml:title>")
         $null = $xml.Append("<dev:code>$(Esc $e.Code)</dev:code><dev:remarks>$(Paras $e.Remarks)<maml:para></maml:para></dev:remarks></command:example>")
     }
     $null = $xml.Append("</command:examples>`n")
@@ -402,7 +403,7 @@ $null = $xml.Append("</helpItems>`n")
 if ($problems.Count -gt 0) {
     # One line each on the host (an exception message gets reflowed), then fail the build.
     foreach ($p in $problems) { Write-Host "    help: $p" -ForegroundColor Red }
-    throw "Build-Help: the help for KonvoyLb is incomplete: $($problems.Count) problem$(if ($problems.Count -ne 1) { 's' }), listed above. Sources: $SourceDirectory"
+    throw "Build-Help: the help for KonvoyLb has $($problems.Count) problem$(if ($problems.Count -ne 1) { 's' }), listed above; nothing was written. Sources: $SourceDirectory"
 }
 
 $text = $xml.ToString()
