@@ -54,7 +54,8 @@ public sealed class SetLbAddressPool : EditCmdlet
     {
         var change = new PoolChange
         {
-            Protocol = Protocol,
+            // ValidateSet ignores case, MetalLB does not: -Protocol BGP must be written as bgp.
+            Protocol = Protocol?.ToLowerInvariant(),
             Addresses = Address?.ToList(),
             AddAddresses = AddAddress?.ToList(),
             RemoveAddresses = RemoveAddress?.ToList(),
