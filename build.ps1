@@ -73,7 +73,6 @@ function Invoke-Build {
     Get-ChildItem (Join-Path $staging 'engine') -Filter *.dll | Copy-Item -Destination $deps
     $runtimes = Join-Path $staging 'engine/runtimes'
     if (Test-Path $runtimes) { Copy-Item $runtimes $deps -Recurse }
-    $helpSource = Join-Path $Root 'Module/help'
     if (Test-Path (Join-Path $Root 'tools/Build-Help.ps1')) {
         & (Join-Path $Root 'tools/Build-Help.ps1') -ModuleDirectory $ModuleDir
     }

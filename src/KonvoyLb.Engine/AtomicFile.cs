@@ -6,10 +6,16 @@ public static class AtomicFile
     /// <summary>
     /// A temporary file beside the target, flushed to disk, given the target's mode, then renamed over
     /// it. With <paramref name="expected"/>, refuses when the file on disk is no longer those bytes.
+    /// When the path is a symbolic link, the file it points to is replaced, so the link stays a link.
     /// </summary>
     public static void Write(string path, byte[] content, byte[]? expected = null)
     {
         bool exists = File.Exists(path);
+        if (exists)
+        {
+            try { path = new FileInfo(Path.GetFullPath(path)).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path; }
+            catch (IOException e) { throw Failed(path, e); }
+        }
         if (expected is not null)
         {
             byte[] current;

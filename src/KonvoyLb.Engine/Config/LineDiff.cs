@@ -7,7 +7,7 @@ public sealed record LineChange(char Kind, int Line, string Text)
 }
 
 /// <summary>The lines that differ between two texts (longest common subsequence on the changed middle).</summary>
-public static class LineDiff
+public static partial class LineDiff
 {
     public static List<LineChange> Compute(string oldText, string newText)
     {
@@ -37,5 +37,10 @@ public static class LineDiff
 
     static string[] Split(string text) => text.Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
 
-    public static string Format(IEnumerable<LineChange> changes) => string.Join(Environment.NewLine, changes);
+    /// <summary>The changes one per line; BGP passwords are masked, since -WhatIf and -Verbose text ends up in logs.</summary>
+    public static string Format(IEnumerable<LineChange> changes) =>
+        string.Join(Environment.NewLine, changes.Select(c => c with { Text = Secret().Replace(c.Text, "$1********") }));
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(\s*(?:-\s+)?password:\s*)\S.*$")]
+    private static partial System.Text.RegularExpressions.Regex Secret();
 }

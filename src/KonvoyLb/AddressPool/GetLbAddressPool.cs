@@ -10,7 +10,7 @@ namespace KonvoyLb.AddressPool;
 public sealed class GetLbAddressPool : FileCmdlet
 {
     /// <summary>Pool names to return; wildcards allowed. All pools when omitted.</summary>
-    [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(PoolNameCompleter))]
     public string[]? Name { get; set; }
@@ -20,7 +20,7 @@ public sealed class GetLbAddressPool : FileCmdlet
         foreach (var path in ResolvePaths())
         {
             var file = Load(path);
-            var pools = RequireConfig(file, file.Addon?.Config).AddressPools ?? new();
+            var pools = Run(() => RequireConfig(file, file.Addon?.Config)).AddressPools ?? new();
             foreach (var (pool, _) in NameFilter.Select(Name, pools, p => p.Name, name => WriteLbError(NotFound(name, path))))
                 WriteObject(WithPath(pool, path));
         }

@@ -9,7 +9,7 @@ namespace KonvoyLb.AddressPool;
 [OutputType("KonvoyLb.Engine.Config.AddressPool")]
 public sealed class RemoveLbAddressPool : EditCmdlet
 {
-    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(PoolNameCompleter))]
     [ValidateNotNullOrEmpty]
     public string[] Name { get; set; } = Array.Empty<string>();

@@ -12,7 +12,7 @@ namespace KonvoyLb.AddressPool;
 [OutputType("KonvoyLb.Engine.Config.AddressPool")]
 public sealed class SetLbAddressPool : EditCmdlet
 {
-    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(PoolNameCompleter))]
     [ValidateNotNullOrEmpty]
     public string Name { get; set; } = "";
@@ -43,7 +43,7 @@ public sealed class SetLbAddressPool : EditCmdlet
 
     /// <summary>
     /// Replaces the pool's BGP advertisements: hashtables or objects with AggregationLength,
-    /// AggregationLengthV6, LocalPref and Communities. An empty array removes them.
+    /// AggregationLengthV6, LocalPref and Communities. An empty array writes an empty list.
     /// </summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("BgpAdvertisements")]
@@ -54,7 +54,8 @@ public sealed class SetLbAddressPool : EditCmdlet
     {
         var change = new PoolChange
         {
-            Protocol = Protocol,
+            // ValidateSet ignores case, MetalLB does not: -Protocol BGP must be written as bgp.
+            Protocol = Protocol?.ToLowerInvariant(),
             Addresses = Address?.ToList(),
             AddAddresses = AddAddress?.ToList(),
             RemoveAddresses = RemoveAddress?.ToList(),

@@ -10,7 +10,7 @@ namespace KonvoyLb.BgpCommunity;
 public sealed class GetLbBgpCommunity : FileCmdlet
 {
     /// <summary>Alias names to return; wildcards allowed. All aliases when omitted.</summary>
-    [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(CommunityNameCompleter))]
     public string[]? Name { get; set; }
@@ -20,7 +20,7 @@ public sealed class GetLbBgpCommunity : FileCmdlet
         foreach (var path in ResolvePaths())
         {
             var file = Load(path);
-            var communities = RequireConfig(file, file.Addon?.Config).BgpCommunities ?? new();
+            var communities = Run(() => RequireConfig(file, file.Addon?.Config)).BgpCommunities ?? new();
             foreach (var (community, _) in NameFilter.Select(Name, communities, c => c.Name, n => WriteLbError(NotFound(n, path))))
                 WriteObject(WithPath(community, path));
         }

@@ -9,7 +9,7 @@ namespace KonvoyLb.BgpCommunity;
 [OutputType("KonvoyLb.Engine.Config.BgpCommunity")]
 public sealed class RemoveLbBgpCommunity : EditCmdlet
 {
-    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(CommunityNameCompleter))]
     [ValidateNotNullOrEmpty]
     public string[] Name { get; set; } = Array.Empty<string>();

@@ -9,13 +9,13 @@ namespace KonvoyLb.BgpCommunity;
 [OutputType("KonvoyLb.Engine.Config.BgpCommunity")]
 public sealed class SetLbBgpCommunity : EditCmdlet
 {
-    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(CommunityNameCompleter))]
     [ValidateNotNullOrEmpty]
     public string Name { get; set; } = "";
 
     /// <summary>The community, two numbers from 0 to 65535 separated by a colon (65535:65281).</summary>
-    [Parameter(Mandatory = true, Position = 2, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string Value { get; set; } = "";
 

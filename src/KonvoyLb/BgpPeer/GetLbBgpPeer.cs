@@ -10,7 +10,7 @@ namespace KonvoyLb.BgpPeer;
 public sealed class GetLbBgpPeer : FileCmdlet
 {
     /// <summary>Peer addresses to return; wildcards allowed. All peers when omitted.</summary>
-    [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(PeerAddressCompleter))]
     public string[]? PeerAddress { get; set; }
@@ -20,7 +20,7 @@ public sealed class GetLbBgpPeer : FileCmdlet
         foreach (var path in ResolvePaths())
         {
             var file = Load(path);
-            var peers = RequireConfig(file, file.Addon?.Config).Peers ?? new();
+            var peers = Run(() => RequireConfig(file, file.Addon?.Config)).Peers ?? new();
             foreach (var (peer, _) in NameFilter.Select(PeerAddress, peers, p => p.PeerAddress ?? "", a => WriteLbError(NotFound(a, path))))
                 WriteObject(WithPath(peer, path));
         }

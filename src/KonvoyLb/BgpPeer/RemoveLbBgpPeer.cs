@@ -9,7 +9,7 @@ namespace KonvoyLb.BgpPeer;
 [OutputType("KonvoyLb.Engine.Config.BgpPeer")]
 public sealed class RemoveLbBgpPeer : EditCmdlet
 {
-    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(PeerAddressCompleter))]
     [ValidateNotNullOrEmpty]
     public string PeerAddress { get; set; } = "";

@@ -14,7 +14,7 @@ namespace KonvoyLb.BgpPeer;
 [OutputType("KonvoyLb.Engine.Config.BgpPeer")]
 public sealed class SetLbBgpPeer : EditCmdlet
 {
-    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(PeerAddressCompleter))]
     [ValidateNotNullOrEmpty]
     public string PeerAddress { get; set; } = "";
@@ -47,7 +47,7 @@ public sealed class SetLbBgpPeer : EditCmdlet
 
     /// <summary>
     /// Replaces the node selectors: hashtables like @{ MatchLabels = @{ rack = 'a' }; MatchExpressions =
-    /// @(@{ Key = 'zone'; Operator = 'In'; Values = 'z1','z2' }) }. An empty array removes them.
+    /// @(@{ Key = 'zone'; Operator = 'In'; Values = 'z1','z2' }) }. An empty array writes an empty list.
     /// </summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("NodeSelectors")]

@@ -49,7 +49,7 @@ public abstract class FileCmdlet : LbCmdlet
     protected const string LiteralPathSet = "LiteralPath";
 
     /// <summary>The cluster.yaml to read; relative paths are resolved against the current location.</summary>
-    [Parameter(ParameterSetName = PathSet, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Parameter(ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "cluster.yaml";
 
@@ -108,7 +108,15 @@ public abstract class EditCmdlet : FileCmdlet
         {
             var file = Load(path);
             var config = file.Addon?.Config.Clone();
-            object? result = Run(() => change(file, config));
+            object? result;
+            try { result = change(file, config); }
+            catch (LbException e) when (e.Id is ErrorId.PoolNotFound or ErrorId.PeerNotFound or ErrorId.CommunityNotFound)
+            {
+                // Like Remove-Item: a name that is not there is reported, and the other names go on.
+                WriteLbError(e);
+                continue;
+            }
+            catch (LbException e) { ThrowTerminatingError(ToErrorRecord(e)); throw; }
             // Switching the addon leaves the configuration as it is; the summary is the pass-through object.
             if (enabled is not null) config = null;
             string newText = Run(() => file.Plan(config, enabled));
