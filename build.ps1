@@ -5,7 +5,8 @@
 .DESCRIPTION
     Build  assembles the shippable module folder out/KonvoyLb from KonvoyLb.psd1, Module/ and the
            compiled assemblies (the engine and its dependencies go to out/KonvoyLb/deps).
-    Test   builds, then runs the xunit tests and the Pester tests against out/KonvoyLb.
+    Test   builds, installs the Debian packages the integration tests need (tools/Install-Prerequisites.sh,
+           as root), then runs the xunit tests and the Pester tests against out/KonvoyLb.
     Demo   builds, then runs the main job on examples/cluster.yaml (on a copy; the example stays as it is).
     Bench  builds, then runs the benchmarks and writes their figures to out/bench/.
     Everything is installed by this script itself, idempotently: Pester comes from NuGet, pwsh from
@@ -79,7 +80,20 @@ function Invoke-Build {
     Write-Host "    module: $ModuleDir"
 }
 
+# Debian packages of the integration tests: the network-namespace lab (iproute2, ping, arping,
+# ndisc6, tcpdump) and the BGP peers (BIRD 2, FRR, GoBGP). Installs only what is missing, as root.
+function Install-TestPrerequisites {
+    if (-not $IsLinux -or -not (Get-Command dpkg-query -ErrorAction Ignore)) { return }
+    Write-Host '==> Test prerequisites (tools/Install-Prerequisites.sh)'
+    & bash (Join-Path $Root 'tools/Install-Prerequisites.sh')
+    if ($LASTEXITCODE -ne 0) {
+        if ($env:CI -eq 'true') { throw "tools/Install-Prerequisites.sh failed with exit code $LASTEXITCODE" }
+        Write-Warning 'Test prerequisites are missing: the network-namespace tests will be skipped (run tools/Install-Prerequisites.sh as root).'
+    }
+}
+
 function Invoke-Test {
+    Install-TestPrerequisites
     $tools = Restore-Tools
     Write-Host '==> xunit'
     $results = Join-Path $Out 'test-results'

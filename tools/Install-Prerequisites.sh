@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the integration tests need: the network-namespace lab (iproute2,
+# ping, arping, ndisc6, tcpdump) and the BGP peers (BIRD 2, FRR, GoBGP).
+#
+# Idempotent: a package that dpkg already reports as installed is skipped, and `apt-get update`
+# runs only when something is missing. Installing never starts or enables a system service: a
+# temporary policy-rc.d refuses every start, the units the new packages enabled are disabled
+# again, and any routing daemon that appeared during the install is stopped by its PID.
+#
+# Usage: tools/Install-Prerequisites.sh          (as root; prints one line per package)
+# Exit:  0 all present or installed, 1 something missing and not root, 2 the install failed.
+set -euo pipefail
+
+PACKAGES=(iproute2 iputils-ping arping ndisc6 tcpdump bird2 frr gobgpd)
+# Services the packages above ship; disabled again if this run installed their package.
+declare -A SERVICES=([bird2]='bird' [frr]='frr' [gobgpd]='gobgpd')
+# Daemons that must not be left running by the install.
+DAEMONS='bird|bird6|bgpd|zebra|watchfrr|mgmtd|staticd|gobgpd'
+
+is_installed() {
+    [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == installed ]]
+}
+
+daemon_pids() {
+    # PIDs (one a line) of the routing daemons, matched on the exact process name.
+    ps -e -o pid=,comm= | awk -v re="^(${DAEMONS})\$" '$2 ~ re { print $1 }' | sort -n
+}
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    if is_installed "$p"; then echo "$p: present"; else missing+=("$p"); fi
+done
+if ((${#missing[@]} == 0)); then exit 0; fi
+
+if ((EUID != 0)); then
+    echo "Install-Prerequisites: missing packages: ${missing[*]}" >&2
+    echo "Install-Prerequisites: installing them needs root; run: sudo $0" >&2
+    exit 1
+fi
+
+# Refuse every service start for the length of the install, keeping any policy-rc.d already there.
+policy=/usr/sbin/policy-rc.d
+backup=''
+if [[ -e $policy ]]; then
+    backup=$(mktemp /usr/sbin/policy-rc.d.konvoylb.XXXXXX)
+    cp -p "$policy" "$backup"
+fi
+before_pids=$(daemon_pids)
+restore() {
+    if [[ -n $backup ]]; then mv -f "$backup" "$policy"; else rm -f "$policy"; fi
+}
+trap restore EXIT
+printf '#!/bin/sh\n# Written by KonvoyLb tools/Install-Prerequisites.sh for the length of an install.\nexit 101\n' >"$policy"
+chmod 755 "$policy"
+
+export DEBIAN_FRONTEND=noninteractive RUNLEVEL=1
+status=0
+{
+    # Wait for another apt/dpkg (an unattended upgrade, a parallel job) rather than fail at once.
+    apt-get update -q -o DPkg::Lock::Timeout=300 &&
+        apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 \
+            -o Dpkg::Options::=--force-confdef \
+            -o Dpkg::Options::=--force-confold "${missing[@]}"
+} >&2 || status=$?
+
+# Disable the units the packages enabled at install (only for packages this run installed, so a
+# machine where someone enabled them on purpose keeps its choice).
+for p in "${missing[@]}"; do
+    svc=${SERVICES[$p]:-}
+    [[ -n $svc ]] && is_installed "$p" || continue
+    if command -v systemctl >/dev/null; then systemctl disable --quiet "$svc" >/dev/null 2>&1 || true; fi
+    if [[ -x /etc/init.d/$svc ]] && command -v update-rc.d >/dev/null; then
+        update-rc.d "$svc" disable >/dev/null 2>&1 || true
+    fi
+done
+
+# Stop, by PID, any routing daemon that was not running before the install.
+new_pids=$(comm -13 <(echo "$before_pids") <(daemon_pids) | sed '/^$/d')
+if [[ -n $new_pids ]]; then
+    echo "Install-Prerequisites: stopping daemons started by the install: $(echo $new_pids)" >&2
+    kill -TERM $new_pids 2>/dev/null || true
+    for _ in $(seq 50); do
+        alive=$(for pid in $new_pids; do kill -0 "$pid" 2>/dev/null && echo "$pid"; done || true)
+        [[ -z $alive ]] && break
+        sleep 0.1
+    done
+    [[ -n ${alive:-} ]] && kill -KILL $alive 2>/dev/null || true
+fi
+
+failed=0
+for p in "${missing[@]}"; do
+    if is_installed "$p"; then echo "$p: installed"; else echo "$p: FAILED"; failed=1; fi
+done
+if ((status != 0 || failed != 0)); then
+    echo "Install-Prerequisites: apt-get failed (exit $status); see the messages above" >&2
+    exit 2
+fi
