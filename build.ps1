@@ -96,6 +96,8 @@ function Invoke-Test {
     Install-TestPrerequisites
     $tools = Restore-Tools
     Write-Host '==> xunit'
+    # Integration tests run the built module the way users do (pwsh inside a lab namespace).
+    $env:KONVOYLB_MODULE = Join-Path $ModuleDir 'KonvoyLb.psd1'
     $results = Join-Path $Out 'test-results'
     if (Test-Path $results) { Remove-Item $results -Recurse -Force }
     $trx = 'xunit.trx'

@@ -88,6 +88,9 @@ public sealed class VipProber : IDisposable
         {
             _icmp4 = new Socket(AddressFamily.InterNetwork, SocketType.Raw, ProtocolType.Icmp);
             _icmp6 = new Socket(AddressFamily.InterNetworkV6, SocketType.Raw, ProtocolType.IcmpV6);
+            // Bound before the receive loops start: .NET refuses ReceiveFrom on an unbound socket.
+            _icmp4.Bind(new IPEndPoint(IPAddress.Any, 0));
+            _icmp6.Bind(new IPEndPoint(IPAddress.IPv6Any, 0));
             // Neighbor Discovery demands hop limit 255 (RFC 4861), or receivers drop the solicitation.
             _icmp6.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.MulticastTimeToLive, 255);
             _icmp6.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.IpTimeToLive, 255);
@@ -148,6 +151,9 @@ public sealed class VipProber : IDisposable
             }
         })).ConfigureAwait(false);
 
+        if (_loopFailure is { } failure)
+            throw new LbException(ErrorId.ProbeFailed, ErrorKind.InvalidOperation,
+                $"listening for answers failed ({failure.Message}); the results would be wrong, so none are reported.", null, inner: failure);
         var nodeMacs = new Dictionary<string, string>();
         foreach (var o in observations.Where(o => nodes.Contains(o.Target.Address) && o.Seen is not null))
             foreach (var mac in o.Seen!.Macs.Keys) nodeMacs.TryAdd(mac, o.Target.Address.ToString());
@@ -278,10 +284,19 @@ public sealed class VipProber : IDisposable
     void StartReceiveLoops()
     {
         if (_loops.Count > 0 || RawSocketError is not null) return;
-        foreach (var socket in _arp.Values) _loops.Add(Task.Run(() => ArpLoop(socket)));
-        _loops.Add(Task.Run(() => IcmpLoop(_icmp4!, v6: false)));
-        _loops.Add(Task.Run(() => IcmpLoop(_icmp6!, v6: true)));
+        foreach (var socket in _arp.Values) _loops.Add(Guard(() => ArpLoop(socket)));
+        _loops.Add(Guard(() => IcmpLoop(_icmp4!, v6: false)));
+        _loops.Add(Guard(() => IcmpLoop(_icmp6!, v6: true)));
     }
+
+    Exception? _loopFailure;
+
+    /// <summary>A receive loop that dies would make every address look free: remember why, and fail the run.</summary>
+    Task Guard(Func<Task> loop) => Task.Run(async () =>
+    {
+        try { await loop().ConfigureAwait(false); }
+        catch (Exception e) { _loopFailure ??= e; }
+    });
 
     async Task ArpLoop(PacketSocket socket)
     {

@@ -29,7 +29,7 @@ public sealed class ReachabilityLab : IDisposable
         try
         {
             var lan = Lab.DefaultBridge;
-            var far = Lab.AddBridge("far");
+            var far = Lab.AddBridge("farlan");
             Lab.AddRouter("rtr", new LabLeg(lan, "02:00:00:00:01:01", "192.0.2.1/24", "2001:db8:1::1/64"),
                 new LabLeg(far, "02:00:00:00:01:02", "198.51.100.1/24", "2001:db8:2::1/64"));
             Deploy = Lab.AddHost("dep", "02:00:00:00:00:10", "192.0.2.10/24", "2001:db8:1::10/64");
@@ -161,15 +161,6 @@ public sealed class ReachabilityLabTests : IClassFixture<ReachabilityLab>
     }
 
     [LabFact]
-    public void TheArpProbeTeachesNoNeighbourCacheTheVip()
-    {
-        Probe(new[] { "192.0.2.30" }, new HashSet<IPAddress>());
-        // RFC 5227: sender IP 0.0.0.0, so the answering host must not have learned the deploy computer.
-        var neighbours = _lab.Lab.Exec(_lab.Lab.Hosts.Single(h => h.Name == "other").Namespace, "ip", "-4", "neigh", "show");
-        Assert.DoesNotContain("192.0.2.10 ", neighbours.StdOut);
-    }
-
-    [LabFact]
     public void ADownInterfaceIsReportedNotProbed()
     {
         var other = _lab.Lab.Hosts.Single(h => h.Name == "other");
@@ -201,7 +192,7 @@ public sealed class ReachabilityLabTests : IClassFixture<ReachabilityLab>
         string addresses = string.Join(",", ReachabilityLab.Targets.Select(t => $"'{t}'"));
         var result = ModuleUnderTest.Run(_lab.Lab, _lab.Deploy.Namespace,
             $"Import-Module '{module}'; Test-LbVipReachability -Address {addresses} -InventoryPath '{inventory}' -Port {ReachabilityLab.OpenPort} " +
-            "-TimeoutMilliseconds 600 | Select-Object @{n='Address';e={\"$($_.Address)\"}}, @{n='Status';e={\"$($_.Status)\"}}, @{n='Tcp';e={\"$($_.Tcp)\"}}, AnsweredByNode | ConvertTo-Json");
+            "-TimeoutMilliseconds 600 6>$null | Select-Object @{n='Address';e={\"$($_.Address)\"}}, @{n='Status';e={\"$($_.Status)\"}}, @{n='Tcp';e={\"$($_.Tcp)\"}}, AnsweredByNode | ConvertTo-Json");
         var rows = JsonDocument.Parse(result).RootElement.EnumerateArray()
             .ToDictionary(e => e.GetProperty("Address").GetString()!, e => (Status: e.GetProperty("Status").GetString(), Tcp: e.GetProperty("Tcp").GetString(), Node: e.GetProperty("AnsweredByNode").GetString()));
         Assert.Equal(("Owned", "Refused", "192.0.2.21"), rows["192.0.2.50"]);
@@ -262,7 +253,8 @@ static class ModuleUnderTest
     {
         var home = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
             ?? System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        var dll = Directory.EnumerateFiles(System.IO.Path.Combine(home, "powershell", "7.6.9"), "pwsh.dll", SearchOption.AllDirectories).FirstOrDefault();
+        var dll = Directory.EnumerateFiles(System.IO.Path.Combine(home, "powershell", "7.6.9"), "pwsh.dll", SearchOption.AllDirectories)
+            .FirstOrDefault(f => f.Contains($"{System.IO.Path.DirectorySeparatorChar}unix{System.IO.Path.DirectorySeparatorChar}"));
         return dll ?? throw new InvalidOperationException("pwsh 7.6.9 is not restored: run dotnet tool restore");
     }
 }
