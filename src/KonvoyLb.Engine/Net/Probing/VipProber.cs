@@ -178,8 +178,17 @@ public sealed class VipProber : IDisposable
             Task<TcpResult?> tcp = _options.TcpPort is { } port ? ConnectAsync(target.Address, port, cancel) : Task.FromResult<TcpResult?>(null);
             if (RawSocketError is null)
             {
-                if (route.Kind == RouteKind.OnLink && link is not null) await SendLinkProbe(target.Address, link, cancel).ConfigureAwait(false);
-                await SendEcho(target.Address, pending, cancel).ConfigureAwait(false);
+                try
+                {
+                    if (route.Kind == RouteKind.OnLink && link is not null) await SendLinkProbe(target.Address, link, cancel).ConfigureAwait(false);
+                    await SendEcho(target.Address, pending, cancel).ConfigureAwait(false);
+                }
+                catch (SocketException e)
+                {
+                    // The kernel refuses some destinations outright (a subnet's broadcast address: EACCES).
+                    return Early(VipStatus.Untested, $"the kernel refused to send a probe ({e.Message})" +
+                        (e.SocketErrorCode == SocketError.AccessDenied ? ": it is a broadcast address, which no service can use" : ""));
+                }
                 await Task.Delay(_options.Timeout, cancel).ConfigureAwait(false);
             }
             return new Observation(target, route, link, pending, await tcp.ConfigureAwait(false), null, null);
