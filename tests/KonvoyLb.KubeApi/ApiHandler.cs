@@ -35,7 +35,9 @@ internal sealed class ApiHandler
     {
         var request = ctx.Request;
         var path = request.Path.Value ?? "/";
-        _log.Enqueue($"{request.Method} {path}{request.QueryString.Value}");
+        var entry = $"{request.Method} {path}{request.QueryString.Value}";
+        _log.Enqueue(entry);
+        _options.OnRequest?.Invoke(entry + $" [{request.Headers.Accept}]");
         while (_log.Count > _options.RequestLogLimit) _log.TryDequeue(out _);
         try
         {
@@ -283,7 +285,7 @@ internal sealed class ApiHandler
         }
         if (!long.TryParse(limitText, out var limit) || limit <= 0 || items.Count <= limit) return (items, null, 0);
         var page = items.Take((int)limit).ToList();
-        var token = Convert.ToBase64String(Encoding.UTF8.GetBytes(new JsonObject { ["v"] = "meta.k8s.io/v1", ["rv"] = rv, ["start"] = KeyOf(page[^1]) }.ToJsonString()));
+        var token = Convert.ToBase64String(Encoding.UTF8.GetBytes(new JsonObject { ["v"] = "meta.k8s.io/v1", ["rv"] = rv, ["start"] = KeyOf(page[^1]) }.Text()));
         return (page, token, items.Count - page.Count);
     }
 
@@ -363,7 +365,7 @@ internal sealed class ApiHandler
     {
         ctx.Response.StatusCode = code;
         ctx.Response.ContentType = contentType;
-        var bytes = Encoding.UTF8.GetBytes(body.ToJsonString());
+        var bytes = Encoding.UTF8.GetBytes(body.Text());
         ctx.Response.ContentLength = bytes.Length;
         if (ctx.Request.Method != "HEAD") await ctx.Response.Body.WriteAsync(bytes, ctx.RequestAborted);
     }

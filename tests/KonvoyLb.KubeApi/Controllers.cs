@@ -98,7 +98,7 @@ internal sealed class Controllers
     {
         var match = deployment.At("spec.selector.matchLabels") as JsonObject ?? deployment.At("spec.template.metadata.labels") as JsonObject;
         if (match is null || match.Count == 0) return LabelSelector.Parse("fake.konvoylb/none");
-        return LabelSelector.Parse(string.Join(",", match.Select(kv => $"{kv.Key}={kv.Value?.GetValue<string>()}")));
+        return LabelSelector.Parse(string.Join(",", match.Select(kv => $"{kv.Key}={kv.Value.AsString()}")));
     }
 
     static string TemplateHash(string uid)

@@ -39,6 +39,9 @@ public sealed class FakeKubeOptions
     /// <summary>What /version reports. The gcloud kubectl dispatcher picks its kubectl by this minor version.</summary>
     public string GitVersion { get; set; } = "v1.32.4";
 
+    /// <summary>Called with "METHOD /path?query" for every request as it arrives (for tracing; must be quick).</summary>
+    public Action<string>? OnRequest { get; set; }
+
     /// <summary>How many requests <see cref="FakeKubeApi.RequestLog"/> keeps.</summary>
     public int RequestLogLimit { get; set; } = 2_000;
 }

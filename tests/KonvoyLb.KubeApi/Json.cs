@@ -7,7 +7,14 @@ namespace KonvoyLb.KubeApi;
 /// <summary>Small helpers over <see cref="JsonNode"/> for Kubernetes objects.</summary>
 internal static class Json
 {
-    public static readonly JsonSerializerOptions Compact = new() { WriteIndented = false };
+    /// <summary>How the fake writes JSON: compact, with quotes as \" rather than \u0022 (like the real server).</summary>
+    public static readonly JsonSerializerOptions Wire = new()
+    {
+        WriteIndented = false,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public static string Text(this JsonNode node) => node.ToJsonString(Wire);
 
     public static JsonObject Metadata(this JsonObject obj)
     {
@@ -31,6 +38,10 @@ internal static class Json
         };
     }
 
+    /// <summary>The string value of a node, or null when it is not a JSON string.</summary>
+    public static string? AsString(this JsonNode? node) =>
+        node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
+
     /// <summary>The node at a dotted path (<c>metadata.name</c>), or null.</summary>
     public static JsonNode? At(this JsonNode? node, string path)
     {
@@ -52,7 +63,9 @@ internal static class Json
     public static long Long(this JsonNode? node, string path, long fallback = 0)
     {
         var n = At(node, path);
-        return n is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<long>(out var l) ? l : fallback;
+        // A JsonValue made from an int does not convert to long itself: go through its JSON text.
+        return n is JsonValue v && v.GetValueKind() == JsonValueKind.Number &&
+               long.TryParse(v.ToJsonString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var l) ? l : fallback;
     }
 
     public static IReadOnlyDictionary<string, string> Labels(this JsonObject obj)

@@ -37,8 +37,8 @@ internal static class Patching
             if (value is null) { target.Remove(key); continue; }
             if (value is JsonObject po)
             {
-                if (strategic && po["$patch"]?.GetValue<string>() == "delete") { target.Remove(key); continue; }
-                if (strategic && po["$patch"]?.GetValue<string>() == "replace")
+                if (strategic && po["$patch"].AsString() == "delete") { target.Remove(key); continue; }
+                if (strategic && po["$patch"].AsString() == "replace")
                 {
                     var replaced = po.Clone();
                     replaced.Remove("$patch");

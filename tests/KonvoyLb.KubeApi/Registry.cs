@@ -10,7 +10,7 @@ internal sealed record DeleteOptions(long? GracePeriodSeconds, string? Precondit
 
     public static DeleteOptions From(JsonObject? body, Func<string, string?> query)
     {
-        long? grace = body?.At("gracePeriodSeconds") is JsonValue g && g.TryGetValue<long>(out var gl) ? gl : null;
+        long? grace = body?.At("gracePeriodSeconds") is JsonValue ? body.Long("gracePeriodSeconds") : null;
         if (grace is null && long.TryParse(query("gracePeriodSeconds"), out var q)) grace = q;
         var dryRun = body?.At("dryRun") is JsonArray { Count: > 0 } || !string.IsNullOrEmpty(query("dryRun"));
         return new DeleteOptions(grace, body.Str("preconditions.uid"), body.Str("preconditions.resourceVersion"), dryRun);
@@ -118,7 +118,7 @@ internal sealed class Registry
             case "Service":
             {
                 var spec = obj.Obj("spec");
-                var type = spec["type"]?.GetValue<string>() ?? "ClusterIP";
+                var type = spec["type"].AsString() ?? "ClusterIP";
                 spec["type"] = type;
                 spec["sessionAffinity"] ??= "None";
                 if (type != "ExternalName")

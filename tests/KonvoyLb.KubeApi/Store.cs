@@ -336,7 +336,7 @@ internal sealed class Store
         }
     }
 
-    static string Line(string type, JsonObject obj) => "{\"type\":\"" + type + "\",\"object\":" + obj.ToJsonString() + "}";
+    static string Line(string type, JsonObject obj) => "{\"type\":\"" + type + "\",\"object\":" + obj.Text() + "}";
 
     public static string ErrorLine(KubeApiException e) => Line("ERROR", e.ToStatus());
 }

@@ -171,7 +171,7 @@ internal static class Tables
 
     static string ExternalIp(JsonObject svc)
     {
-        var external = (svc.At("spec.externalIPs") as JsonArray)?.Select(n => n?.GetValue<string>()).OfType<string>().ToList() ?? [];
+        var external = (svc.At("spec.externalIPs") as JsonArray)?.Select(n => n.AsString()).OfType<string>().ToList() ?? [];
         switch (svc.Str("spec.type") ?? "ClusterIP")
         {
             case "LoadBalancer":
@@ -198,7 +198,7 @@ internal static class Tables
     }
 
     static string Selector(JsonObject? map) =>
-        map is null || map.Count == 0 ? "<none>" : string.Join(",", map.Select(kv => $"{kv.Key}={kv.Value?.GetValue<string>()}"));
+        map is null || map.Count == 0 ? "<none>" : string.Join(",", map.Select(kv => $"{kv.Key}={kv.Value.AsString()}"));
 
     static string NodeStatus(JsonObject node)
     {
@@ -244,7 +244,7 @@ internal static class Tables
     static string SliceEndpoints(JsonObject slice)
     {
         var addresses = (slice["endpoints"] as JsonArray)?.OfType<JsonObject>()
-            .SelectMany(e => (e["addresses"] as JsonArray)?.Select(a => a?.GetValue<string>()).OfType<string>() ?? []).ToList() ?? [];
+            .SelectMany(e => (e["addresses"] as JsonArray)?.Select(a => a.AsString()).OfType<string>() ?? []).ToList() ?? [];
         return Abbreviate(addresses);
     }
 
