@@ -125,7 +125,8 @@ public sealed class FakeKubeApi : IAsyncDisposable
     public int OpenWatches => _store.OpenWatches;
 
     /// <summary>
-    /// Writes a kubeconfig for this server (server URL, CA data for HTTPS, the token if any) and returns its path.
+    /// Writes a kubeconfig for this server (server URL, CA data for HTTPS, the token, or
+    /// <see cref="AnonymousToken"/> when none is required) and returns its full path.
     /// </summary>
     public string WriteKubeconfig(string path, string contextName = "fake", string? defaultNamespace = null)
     {
@@ -136,7 +137,9 @@ public sealed class FakeKubeApi : IAsyncDisposable
         if (_trusted is not null)
             sb.Append("    certificate-authority-data: ").Append(Convert.ToBase64String(Encoding.ASCII.GetBytes(_trusted.CaPem))).Append('\n');
         sb.Append("users:\n- name: ").Append(Q(contextName + "-user")).Append('\n');
-        sb.Append(Options.Token is null ? "  user: {}\n" : "  user:\n    token: " + Q(Options.Token) + "\n");
+        // KubernetesClient refuses a user without credentials, so without a configured token the
+        // kubeconfig carries a placeholder one, which the server (serving anyone) ignores.
+        sb.Append("  user:\n    token: ").Append(Q(Options.Token ?? AnonymousToken)).Append('\n');
         sb.Append("contexts:\n- name: ").Append(Q(contextName)).Append('\n');
         sb.Append("  context:\n    cluster: ").Append(Q(contextName)).Append("\n    user: ").Append(Q(contextName + "-user")).Append('\n');
         if (defaultNamespace is not null) sb.Append("    namespace: ").Append(Q(defaultNamespace)).Append('\n');
@@ -146,6 +149,9 @@ public sealed class FakeKubeApi : IAsyncDisposable
         File.WriteAllText(full, sb.ToString());
         return full;
     }
+
+    /// <summary>The token a kubeconfig carries when the server requires none.</summary>
+    public const string AnonymousToken = "fake-kube-anonymous";
 
     static string NsFor(ResourceType rt, string? ns) =>
         rt.Namespaced ? ns ?? throw new ArgumentException($"{rt.Plural} are namespaced: give a namespace") : "";
