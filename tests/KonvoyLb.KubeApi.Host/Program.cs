@@ -60,6 +60,8 @@ static class HostMain
             }
             if (kubeconfig is null) throw new ArgumentException("the kubeconfig path is required");
             if (scenario is not ("metallb" or "empty")) throw new ArgumentException($"unknown scenario {scenario}");
+            if (options.Token is not null && !options.Https)
+                Console.Error.WriteLine("warning: kubectl sends kubeconfig credentials only to https servers; add --https for kubectl to pass --token");
         }
         catch (Exception e) when (e is ArgumentException or FormatException)
         {

@@ -3,7 +3,11 @@ namespace KonvoyLb.KubeApi;
 /// <summary>How a <see cref="FakeKubeApi"/> starts. Everything has a default that suits tests.</summary>
 public sealed class FakeKubeOptions
 {
-    /// <summary>A bearer token every request must carry (401 otherwise); null serves anyone. Also written to the kubeconfig.</summary>
+    /// <summary>
+    /// A bearer token every request must carry (401 otherwise); null serves anyone. Also written to the kubeconfig.
+    /// kubectl (client-go) uses a kubeconfig's credentials only for https servers, so pair it with <see cref="Https"/>
+    /// for kubectl; KubernetesClient sends it either way.
+    /// </summary>
     public string? Token { get; set; }
 
     /// <summary>The user name the fake's authorizer reports in 403 messages.</summary>
