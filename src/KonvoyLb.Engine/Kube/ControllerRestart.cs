@@ -64,12 +64,27 @@ public sealed class ControllerRestart
         {
             throw KubeClientFactory.Explain(e, _kube, "list", "pods", _ns);
         }
+        if (pods.Items.Count == 0 && await NamespaceMissingAsync(cancel).ConfigureAwait(false))
+            throw new LbException(ErrorId.KubeNamespaceNotFound, ErrorKind.ObjectNotFound, $"namespace '{_ns}' does not exist on {_kube.Server}.", _ns,
+                fix: "Konvoy runs MetalLB in kubeaddons; plain MetalLB installs use metallb-system: pass -Namespace.");
         if (pods.Items.Count == 0)
             throw new LbException(ErrorId.NoControllerPod, ErrorKind.ObjectNotFound,
                 $"no pod matches '{_selector}' in namespace '{_ns}' on {_kube.Server}.", _selector,
                 fix: "Konvoy runs MetalLB in kubeaddons with app=metallb,component=controller; plain MetalLB installs use " +
                      "-Namespace metallb-system -Selector app.kubernetes.io/component=controller (or app=metallb,component=controller).");
         return pods;
+    }
+
+    /// <summary>A list in a missing namespace is simply empty; asking for the namespace tells the two apart.</summary>
+    async Task<bool> NamespaceMissingAsync(CancellationToken cancel)
+    {
+        try
+        {
+            await _kube.Client.CoreV1.ReadNamespaceAsync(_ns, cancellationToken: cancel).ConfigureAwait(false);
+            return false;
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound) { return true; }
+        catch (HttpOperationException) { return false; } // not allowed to read namespaces: say "no pod" instead
     }
 
     public async Task DeleteAsync(string name, CancellationToken cancel)
@@ -101,21 +116,31 @@ public sealed class ControllerRestart
         {
             while (true)
             {
-                bool expired = false;
+                bool relist = false;
                 var response = _kube.Client.CoreV1.ListNamespacedPodWithHttpMessagesAsync(_ns, labelSelector: _selector, watch: true,
                     resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: (int)Math.Max(1, timeout.TotalSeconds), cancellationToken: deadline.Token);
-                await foreach (var (type, pod) in response.WatchAsync<V1Pod, V1PodList>(onError: _ => { }, cancellationToken: deadline.Token).ConfigureAwait(false))
+                try
                 {
-                    if (type == WatchEventType.Error) { expired = true; break; }
-                    if (pod?.Metadata?.ResourceVersion is { } v) rv = v;
-                    if (type is WatchEventType.Bookmark or WatchEventType.Deleted || pod?.Metadata is null || oldUids.Contains(pod.Metadata.Uid)) continue;
-                    latest = PodSummary.From(pod);
-                    onChange?.Invoke(latest);
-                    if (latest.Ready) return Done(true, null);
-                    if (latest.Reason is { } reason) return Done(false, reason);
+                    await foreach (var (type, pod) in response.WatchAsync<V1Pod, V1PodList>(onError: _ => relist = true, cancellationToken: deadline.Token).ConfigureAwait(false))
+                    {
+                        if (type == WatchEventType.Error) { relist = true; break; }
+                        if (pod?.Metadata?.ResourceVersion is { } v) rv = v;
+                        if (type is WatchEventType.Bookmark or WatchEventType.Deleted || pod?.Metadata is null || oldUids.Contains(pod.Metadata.Uid)) continue;
+                        latest = PodSummary.From(pod);
+                        onChange?.Invoke(latest);
+                        if (latest.Ready) return Done(true, null);
+                        if (latest.Reason is { } reason) return Done(false, reason);
+                    }
                 }
-                // The stream ended (server timeout, dropped connection) or the version expired: resume.
-                if (expired) rv = await RelistAsync(oldUids, p => latest = p, deadline.Token).ConfigureAwait(false) ?? rv;
+                catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Gone) { relist = true; }
+                catch (Exception e) when (e is IOException or HttpRequestException && !deadline.IsCancellationRequested)
+                {
+                    // The connection dropped: resume from the last version seen, after a breath.
+                    await Task.Delay(200, deadline.Token).ConfigureAwait(false);
+                }
+                // The stream ended (server timeout, dropped connection) or its version expired (410 Gone): resume,
+                // from a fresh list when the version can no longer be watched from.
+                if (relist) rv = await RelistAsync(oldUids, p => latest = p, deadline.Token).ConfigureAwait(false) ?? rv;
                 if (latest is { Ready: true }) return Done(true, null);
                 if (latest?.Reason is { } r) return Done(false, r);
             }
@@ -124,11 +149,6 @@ public sealed class ControllerRestart
         {
             return Done(false, $"no replacement became Ready within {timeout.TotalSeconds:F0} s" +
                 (latest is null ? " (no new pod appeared: check the controller's Deployment)" : $" (last seen: {latest.Name} {latest.Phase})"));
-        }
-        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Gone)
-        {
-            rv = await RelistAsync(oldUids, p => latest = p, deadline.Token).ConfigureAwait(false) ?? rv;
-            return await WaitForReplacementAsync(old, rv, timeout, clock, onChange, cancel).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
