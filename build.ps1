@@ -113,6 +113,10 @@ function Invoke-Test {
     elseif ($xunitExit -ne 0) { $xunit.Failed = 1 }
 
     Write-Host '==> Pester (against the built module, in a fresh pwsh)'
+    # The fake Kubernetes API server as a process, for the cluster cmdlets' tests.
+    $hostDir = Join-Path $Out 'kubeapi-host'
+    Invoke-Native 'dotnet build (fake API host)' { dotnet build (Join-Path $Root 'tests/KonvoyLb.KubeApi.Host') -c $Configuration --nologo -v quiet -o $hostDir }
+    $env:KONVOYLB_KUBEAPI_HOST = Join-Path $hostDir 'KonvoyLb.KubeApi.Host.dll'
     $pesterResult = Join-Path $results 'pester.json'
     Invoke-Pwsh -File (Join-Path $Root 'tests/Pester/Run-Pester.ps1') `
         -PesterPath $tools.Pester -ModuleDirectory $ModuleDir -OtherYamlDotNet $tools.OtherYamlDotNet -ResultPath $pesterResult
@@ -135,7 +139,10 @@ function Invoke-Demo {
 
 function Invoke-Bench {
     $benchDir = New-Item -ItemType Directory -Force (Join-Path $Out 'bench')
-    foreach ($bench in 'analysis', 'reachability') {
+    $env:KONVOYLB_MODULE = Join-Path $ModuleDir 'KonvoyLb.psd1'
+    $native = Join-Path $PSHOME 'pwsh'
+    $env:KONVOYLB_PWSH = if (Test-Path $native) { $native } else { "dotnet $(Join-Path $PSHOME 'pwsh.dll')" }
+    foreach ($bench in 'analysis', 'restart', 'reachability') {
         Invoke-Native "$bench benchmark" { dotnet run -c Release --project (Join-Path $Root 'tests/KonvoyLb.Bench') -- $bench (Join-Path $benchDir "$bench.md") }
     }
     Invoke-Native 'import benchmark' { Invoke-Pwsh -File (Join-Path $Root 'tests/KonvoyLb.Bench/Measure-Import.ps1') -ModuleDirectory $ModuleDir -OutFile (Join-Path $benchDir 'import.md') }

@@ -5,6 +5,7 @@ var benchmarks = new Dictionary<string, Func<string>>
 {
     ["analysis"] = AnalysisBench.Run,
     ["reachability"] = ReachabilityBench.Run,
+    ["restart"] = RestartBench.Run,
 };
 if (args.Length != 2 || !benchmarks.TryGetValue(args[0], out var run))
 {

@@ -16,6 +16,7 @@
 // node-1..node-3 and Deployment metallb-controller whose pod, labels app=metallb,component=controller,
 // becomes Ready --ready-after ms after it is created, or fails as --failure says).
 using System.Diagnostics;
+using System.Text.Json.Nodes;
 using System.Runtime.InteropServices;
 using KonvoyLb.KubeApi;
 
@@ -103,7 +104,45 @@ static class HostMain
         kube.AddDeployment("metallb-controller", "kubeaddons",
             new Dictionary<string, string> { ["app"] = "metallb", ["component"] = "controller" },
             readyAfter, failure, image: "metallb/controller:v0.9.3", containerName: "controller");
+        // The live configuration the chart renders (the pools of examples/cluster.yaml), and services using it.
+        kube.Put("v1", "configmaps", "kubeaddons", new JsonObject
+        {
+            ["metadata"] = new JsonObject { ["name"] = "metallb-config", ["labels"] = new JsonObject { ["app"] = "metallb" } },
+            ["data"] = new JsonObject
+            {
+                ["config"] = "address-pools:\n- name: default\n  protocol: layer2\n  addresses: [192.168.25.89-192.168.25.90]\n" +
+                             "- name: routed\n  protocol: bgp\n  addresses:\n  - 198.51.100.0/26\n",
+            },
+        });
+        kube.AddNamespace("shop");
+        Service(kube, "web", "192.168.25.89", null);
+        Service(kube, "api", "198.51.100.7", null);
+        Service(kube, "db", null, "203.0.113.9");
+        Event(kube, "db.1", "db", "AllocationFailed", "Failed to allocate IP for \"shop/db\": \"203.0.113.9\" is not allowed in config");
+        Event(kube, "web.1", "web", "nodeAssigned", "announcing from node \"node-2\"");
     }
+
+    static void Service(FakeKubeApi kube, string name, string? ip, string? requested) => kube.Put("v1", "services", "shop", new JsonObject
+    {
+        ["metadata"] = new JsonObject { ["name"] = name },
+        ["spec"] = new JsonObject
+        {
+            ["type"] = "LoadBalancer", ["loadBalancerIP"] = requested,
+            ["ports"] = new JsonArray(new JsonObject { ["port"] = 80, ["protocol"] = "TCP" }),
+        },
+        ["status"] = new JsonObject
+        {
+            ["loadBalancer"] = ip is null ? new JsonObject() : new JsonObject { ["ingress"] = new JsonArray(new JsonObject { ["ip"] = ip }) },
+        },
+    });
+
+    static void Event(FakeKubeApi kube, string name, string service, string reason, string message) => kube.Put("v1", "events", "shop", new JsonObject
+    {
+        ["metadata"] = new JsonObject { ["name"] = name },
+        ["involvedObject"] = new JsonObject { ["kind"] = "Service", ["name"] = service, ["namespace"] = "shop" },
+        ["reason"] = reason, ["message"] = message, ["type"] = reason == "AllocationFailed" ? "Warning" : "Normal",
+        ["lastTimestamp"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"),
+    });
 
     static async Task ReadCommands(FakeKubeApi kube, CancellationTokenSource stop)
     {

@@ -33,11 +33,11 @@ public sealed class GetLbService : KubeCmdlet
     {
         using var kube = Connect();
         LiveConfig? live = null;
-        try { live = Await(ct => LbServices.FindConfigAsync(kube, MetalLbNamespace, ConfigMapName, ct)); }
-        catch (PipelineStoppedException) { throw; }
-        catch (Exception e) when (e is RuntimeException or LbException)
+        try { live = Task.Run(() => LbServices.FindConfigAsync(kube, MetalLbNamespace, ConfigMapName, Cancel)).GetAwaiter().GetResult(); }
+        catch (LbException e) when (e.Id is ErrorId.MetalLbConfigMapNotFound or ErrorId.KubeNamespaceNotFound or ErrorId.KubeForbidden)
         {
-            WriteWarning($"pools are not shown: the MetalLB configuration was not found ({(e as RuntimeException)?.ErrorRecord.Exception.Message ?? e.Message})");
+            // The services are still worth showing; only the pool column stays empty.
+            WriteWarning($"pools are not shown: {e.Message}");
         }
         var services = Await(ct => LbServices.ListAsync(kube, Namespace, live, ct));
         foreach (var (service, _) in NameFilter.Select(Name, services, s => s.Name, name =>
