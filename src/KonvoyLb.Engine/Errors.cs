@@ -85,6 +85,7 @@ public enum ErrorId
     NoControllerPod,
     ControllerNotReady,
     MetalLbConfigMapNotFound,
+    ServiceNotFound,
     // Editing
     InvalidConfig,
     PoolNotFound,

@@ -82,3 +82,12 @@ Import-Module '$Module'
         $out | Should -Contain 'k8s=False'
     }
 }
+
+Describe 'Cmdlet assembly' {
+    It 'references no dependency of the engine (they live only in the private load context)' {
+        $out = Invoke-Fresh "Import-Module '$Module'; ((Get-Command Restart-LbController).ImplementingType.Assembly.GetReferencedAssemblies().Name | Sort-Object) -join ','"
+        $references = $out -split ','
+        $references | Should -Contain 'KonvoyLb.Engine'
+        foreach ($dependency in 'KubernetesClient', 'YamlDotNet', 'Tmds.LibC', 'Fractions') { $references | Should -Not -Contain $dependency }
+    }
+}

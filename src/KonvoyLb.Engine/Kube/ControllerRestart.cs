@@ -56,7 +56,10 @@ public sealed class ControllerRestart
         _kube = kube; _ns = ns; _selector = selector;
     }
 
-    public async Task<V1PodList> FindAsync(CancellationToken cancel)
+    /// <summary>The controller pods as they are now, and the list's resourceVersion to watch from.</summary>
+    public sealed record Found(IReadOnlyList<PodSummary> Pods, string ResourceVersion);
+
+    public async Task<Found> FindAsync(CancellationToken cancel)
     {
         V1PodList pods;
         try { pods = await _kube.Client.CoreV1.ListNamespacedPodAsync(_ns, labelSelector: _selector, cancellationToken: cancel).ConfigureAwait(false); }
@@ -72,7 +75,7 @@ public sealed class ControllerRestart
                 $"no pod matches '{_selector}' in namespace '{_ns}' on {_kube.Server}.", _selector,
                 fix: "Konvoy runs MetalLB in kubeaddons with app=metallb,component=controller; plain MetalLB installs use " +
                      "-Namespace metallb-system -Selector app.kubernetes.io/component=controller (or app=metallb,component=controller).");
-        return pods;
+        return new Found(pods.Items.Select(PodSummary.From).ToList(), pods.Metadata.ResourceVersion);
     }
 
     /// <summary>A list in a missing namespace is simply empty; asking for the namespace tells the two apart.</summary>
@@ -98,13 +101,15 @@ public sealed class ControllerRestart
     }
 
     /// <summary>
-    /// Waits for a pod of the selector whose UID is not among <paramref name="oldUids"/> to be Ready,
-    /// watching from <paramref name="resourceVersion"/>. <paramref name="onChange"/> sees every state.
+    /// Waits for a pod of the selector that did not exist before (its UID is none of <paramref name="existing"/>,
+    /// deleted or kept) to be Ready, watching from <paramref name="resourceVersion"/>. <paramref name="onChange"/>
+    /// sees every state of the new pod.
     /// </summary>
-    public async Task<RestartResult> WaitForReplacementAsync(IReadOnlyList<PodSummary> old, string resourceVersion, TimeSpan timeout,
-        Stopwatch clock, Action<PodSummary>? onChange, CancellationToken cancel)
+    public async Task<RestartResult> WaitForReplacementAsync(IReadOnlyList<PodSummary> deleted, IReadOnlyList<PodSummary> existing, string resourceVersion,
+        TimeSpan timeout, Stopwatch clock, Action<PodSummary>? onChange, CancellationToken cancel)
     {
-        var oldUids = old.Select(p => p.Uid).ToHashSet();
+        var old = deleted;
+        var oldUids = existing.Concat(deleted).Select(p => p.Uid).ToHashSet();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         deadline.CancelAfter(timeout - clock.Elapsed > TimeSpan.Zero ? timeout - clock.Elapsed : TimeSpan.Zero);
         PodSummary? latest = null;

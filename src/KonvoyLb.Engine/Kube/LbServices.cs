@@ -35,10 +35,11 @@ public static class LbServices
 {
     static readonly string[] Prefixes = { "metallb.universe.tf/", "metallb.io/" };
 
-    public static async Task<List<LbService>> ListAsync(KubeConnection kube, string? ns, LiveConfig? live, CancellationToken cancel)
+    /// <param name="withEvents">Also read AllocationFailed and nodeAssigned events (pending reasons, announcing nodes).</param>
+    public static async Task<List<LbService>> ListAsync(KubeConnection kube, string? ns, LiveConfig? live, CancellationToken cancel, bool withEvents = true)
     {
         V1ServiceList services;
-        Corev1EventList failures, assignments;
+        Corev1EventList failures = new() { Items = new List<Corev1Event>() }, assignments = new() { Items = new List<Corev1Event>() };
         try
         {
             services = ns is null
@@ -46,7 +47,7 @@ public static class LbServices
                 : await kube.Client.CoreV1.ListNamespacedServiceAsync(ns, cancellationToken: cancel).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException) { throw KubeClientFactory.Explain(e, kube, "list", "services", ns); }
-        try
+        if (withEvents) try
         {
             failures = await Events(kube, ns, "reason=AllocationFailed", cancel).ConfigureAwait(false);
             assignments = await Events(kube, ns, "reason=nodeAssigned", cancel).ConfigureAwait(false);
@@ -54,7 +55,8 @@ public static class LbServices
         catch (Exception e) when (e is not OperationCanceledException) { throw KubeClientFactory.Explain(e, kube, "list", "events", ns); }
 
         var pools = PoolRanges(live?.Config);
-        return services.Items.Where(s => s.Spec?.Type == "LoadBalancer").Select(s =>
+        // A service that names another load-balancer class is not MetalLB's.
+        return services.Items.Where(s => s.Spec?.Type == "LoadBalancer" && s.Spec.LoadBalancerClass is null or "metallb.io/metallb").Select(s =>
         {
             var annotations = s.Metadata.Annotations ?? new Dictionary<string, string>();
             string? Annotation(string key) => Prefixes.Select(p => annotations.TryGetValue(p + key, out var v) ? v : null).FirstOrDefault(v => v is not null);
@@ -134,7 +136,7 @@ public static class LbServices
         throw new LbException(ErrorId.MetalLbConfigMapNotFound, ErrorKind.ObjectNotFound,
             name is null ? $"no ConfigMap in namespace '{ns}' holds a MetalLB configuration (data.config with address-pools)."
                          : $"ConfigMap '{name}' in namespace '{ns}' holds no MetalLB configuration under data.config.", name ?? ns,
-            fix: "Konvoy deploys MetalLB into kubeaddons; plain MetalLB into metallb-system (ConfigMap 'config'): pass -Namespace or -ConfigMapName.");
+            fix: "Konvoy deploys MetalLB into kubeaddons; plain MetalLB into metallb-system (ConfigMap 'config'): pass the namespace (-Namespace of Test-LbConfigChange, -MetalLbNamespace of Get-LbService) or -ConfigMapName.");
     }
 }
 
@@ -154,8 +156,9 @@ public static class ConfigChangePrediction
     public static List<ConfigChange> Compare(MetalLbConfig live, MetalLbConfig proposed, IEnumerable<LbService> services)
     {
         var changes = new List<ConfigChange>();
-        var before = (live.AddressPools ?? new()).ToDictionary(p => p.Name);
-        var after = (proposed.AddressPools ?? new()).ToDictionary(p => p.Name);
+        // The first pool of a name wins, as in MetalLB (a duplicate name is refused by Test-LbConfig anyway).
+        var before = (live.AddressPools ?? new()).GroupBy(p => p.Name).ToDictionary(g => g.Key, g => g.First());
+        var after = (proposed.AddressPools ?? new()).GroupBy(p => p.Name).ToDictionary(g => g.Key, g => g.First());
         foreach (var p in after.Values.Where(p => !before.ContainsKey(p.Name)))
             changes.Add(new(ConfigChange.PoolAdded, p.Name, $"{p.Protocol}: {string.Join(", ", p.Addresses ?? new())}"));
         foreach (var p in before.Values.Where(p => !after.ContainsKey(p.Name)))
@@ -171,10 +174,11 @@ public static class ConfigChangePrediction
             if (removed.Count > 0) diffs.Add("-" + string.Join(" -", removed));
             if ((old.AutoAssign ?? true) != (now.AutoAssign ?? true)) diffs.Add($"auto-assign {now.AutoAssign ?? true}");
             if ((old.AvoidBuggyIps ?? false) != (now.AvoidBuggyIps ?? false)) diffs.Add($"avoid-buggy-ips {now.AvoidBuggyIps ?? false}");
-            if (ConfigWriter.Pool(old).ToFlow() != ConfigWriter.Pool(now).ToFlow() && diffs.Count == 0) diffs.Add("BGP advertisements changed");
+            if (Advertisements(old) != Advertisements(now)) diffs.Add("BGP advertisements changed");
             if (diffs.Count > 0) changes.Add(new(ConfigChange.PoolChanged, name, string.Join("; ", diffs)));
         }
         var ranges = LbServices.PoolRanges(proposed);
+        static string Advertisements(AddressPool p) => string.Join(";", (p.BgpAdvertisements ?? new()).Select(a => a.ToString()));
         foreach (var s in services)
             foreach (var ip in s.IPs)
             {

@@ -38,17 +38,15 @@ public sealed class ConvertToLbCrd : FileCmdlet
             ? new[] { Run(() => MetalLbConfigFile.Load(GetUnresolvedProviderPathFromPSPath(MetalLbConfigPath))) }
             : ResolvePaths().Select(p => Load(p).Addon?.Document ?? Run<ConfigDocument>(() => throw new LbException(
                 ErrorId.MetalLbAddonNotFound, ErrorKind.ObjectNotFound, $"'{p}' has no metallb addon entry.", p, fix: "There is nothing to convert.")));
-        foreach (var doc in documents)
+        var yaml = documents.Select(doc => Run(() => CrdConverter.Convert(doc, Namespace))).ToList();
+        if (OutFile is null)
         {
-            string yaml = Run(() => CrdConverter.Convert(doc, Namespace));
-            if (OutFile is null)
-            {
-                WriteObject(yaml);
-                continue;
-            }
-            string target = GetUnresolvedProviderPathFromPSPath(OutFile);
-            if (ShouldProcess(target, "Write MetalLB custom resources"))
-                Run(() => AtomicFile.Write(target, Encoding.UTF8.GetBytes(yaml)));
+            WriteObject(yaml, enumerateCollection: true);
+            return;
         }
+        // Several files (a wildcard -Path) go into one file, one after the other, never the last one alone.
+        string target = GetUnresolvedProviderPathFromPSPath(OutFile);
+        if (ShouldProcess(target, "Write MetalLB custom resources"))
+            Run(() => AtomicFile.Write(target, Encoding.UTF8.GetBytes(string.Concat(yaml))));
     }
 }

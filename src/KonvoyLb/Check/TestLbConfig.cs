@@ -54,6 +54,8 @@ public sealed class TestLbConfig : FileCmdlet
             var gateway = gateways.FirstOrDefault(g => g.Family == range.Family && range.Contains(g.FirstAddress));
             return new NodeSubnet(range, gateway == default ? null : gateway.FirstAddress, "-NodeSubnet");
         }).ToList();
+        foreach (var g in gateways.Where(g => subnets.All(s => !s.Subnet.Contains(g.FirstAddress))))
+            reserved.Add((g, $"gateway {g.FirstAddress}"));
         string? inventory = InventoryPath is null ? null : GetUnresolvedProviderPathFromPSPath(InventoryPath);
 
         if (ParameterSetName == MetalLbSet)

@@ -42,7 +42,7 @@ public sealed class GetLbService : KubeCmdlet
         var services = Await(ct => LbServices.ListAsync(kube, Namespace, live, ct));
         foreach (var (service, _) in NameFilter.Select(Name, services, s => s.Name, name =>
                      WriteError(new ErrorRecord(new ItemNotFoundException($"there is no LoadBalancer service '{name}'{(Namespace is null ? "" : $" in namespace '{Namespace}'")}."),
-                         "ServiceNotFound", ErrorCategory.ObjectNotFound, name))))
+                         ErrorId.ServiceNotFound.ToString(), ErrorCategory.ObjectNotFound, name))))
             WriteObject(service);
     }
 }

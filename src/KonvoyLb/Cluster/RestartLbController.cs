@@ -35,12 +35,11 @@ public sealed class RestartLbController : KubeCmdlet
     {
         using var kube = Connect();
         var restart = new ControllerRestart(kube, Namespace, Selector);
-        var pods = Await(restart.FindAsync);
+        var found = Await(restart.FindAsync);
         var clock = Stopwatch.StartNew();
         var deleted = new List<PodSummary>();
-        foreach (var pod in pods.Items)
+        foreach (var summary in found.Pods)
         {
-            var summary = PodSummary.From(pod);
             if (!ShouldProcess($"pod {Namespace}/{summary.Name}{(summary.Node is null ? "" : $" on node {summary.Node}")} ({kube.Server})", "Delete")) continue;
             Await(async ct => { await restart.DeleteAsync(summary.Name, ct); return true; });
             deleted.Add(summary);
@@ -53,7 +52,7 @@ public sealed class RestartLbController : KubeCmdlet
         }
 
         PodSummary? latest = null;
-        var wait = Task.Run(() => restart.WaitForReplacementAsync(deleted, pods.Metadata.ResourceVersion, TimeSpan.FromSeconds(TimeoutSeconds),
+        var wait = Task.Run(() => restart.WaitForReplacementAsync(deleted, found.Pods, found.ResourceVersion, TimeSpan.FromSeconds(TimeoutSeconds),
             clock, p => Volatile.Write(ref latest, p), Cancel));
         var progress = new ProgressRecord(1, "Restarting the MetalLB controller", $"deleted {string.Join(", ", deleted.Select(p => p.Name))}; waiting for a replacement");
         while (!((IAsyncResult)wait).AsyncWaitHandle.WaitOne(100))

@@ -46,7 +46,7 @@ public sealed class TestLbConfigChange : KubeCmdlet
         using var kube = Connect();
         var live = Await(ct => LbServices.FindConfigAsync(kube, Namespace, ConfigMapName, ct));
         WriteVerbose($"live configuration: ConfigMap {live.Namespace}/{live.Name}");
-        var services = Await(ct => LbServices.ListAsync(kube, null, live, ct));
+        var services = Await(ct => LbServices.ListAsync(kube, null, live, ct, withEvents: false));
         var changes = ConfigChangePrediction.Compare(live.Config, proposed, services);
         if (Quiet)
         {

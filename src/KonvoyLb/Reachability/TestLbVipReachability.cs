@@ -113,9 +113,9 @@ public sealed class TestLbVipReachability : FileCmdlet
 
     (List<ProbeTarget>, Inventory?) FromFile()
     {
-        var path = ResolvePaths().First();
-        var file = Load(path);
-        var pools = RequireConfig(file, file.Addon?.Config).AddressPools ?? new();
+        var paths = ResolvePaths().ToList();
+        var path = paths[0];
+        var pools = paths.SelectMany(p => { var f = Load(p); return RequireConfig(f, f.Addon?.Config).AddressPools ?? new(); }).ToList();
         if (Pool is { Length: > 0 })
         {
             foreach (var missing in Pool.Where(n => !WildcardPattern.ContainsWildcardCharacters(n) && pools.All(p => p.Name != n)))

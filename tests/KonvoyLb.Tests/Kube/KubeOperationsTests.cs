@@ -32,12 +32,11 @@ public sealed class KubeOperationsTests : IAsyncLifetime
     {
         using var kube = Connect();
         var restart = new ControllerRestart(kube, Ns, Selector);
-        var pods = await restart.FindAsync(default);
-        var old = pods.Items.Select(PodSummary.From).ToList();
+        var found = await restart.FindAsync(default);
         var clock = Stopwatch.StartNew();
-        foreach (var p in old) await restart.DeleteAsync(p.Name, default);
+        foreach (var p in found.Pods) await restart.DeleteAsync(p.Name, default);
         afterDelete?.Invoke();
-        return await restart.WaitForReplacementAsync(old, pods.Metadata.ResourceVersion, timeout, clock, null, default);
+        return await restart.WaitForReplacementAsync(found.Pods, found.Pods, found.ResourceVersion, timeout, clock, null, default);
     }
 
     async Task ControllerReady(TimeSpan readyAfter, PodFailure failure = PodFailure.None)
@@ -132,8 +131,8 @@ public sealed class KubeOperationsTests : IAsyncLifetime
         _api.Faults.Forbid("delete", "pods");
         using var kube = Connect();
         var restart = new ControllerRestart(kube, Ns, Selector);
-        var pod = (await restart.FindAsync(default)).Items[0];
-        var e = await Assert.ThrowsAsync<LbException>(() => restart.DeleteAsync(pod.Metadata.Name, default));
+        var pod = (await restart.FindAsync(default)).Pods[0];
+        var e = await Assert.ThrowsAsync<LbException>(() => restart.DeleteAsync(pod.Name, default));
         Assert.Equal(ErrorId.KubeForbidden, e.Id);
         Assert.Contains("delete pods in namespace 'kubeaddons'", e.Message);
         Assert.Contains("verbs: [\"delete\"]", e.Fix);

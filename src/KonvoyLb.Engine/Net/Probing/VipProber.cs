@@ -83,7 +83,12 @@ public sealed class VipProber : IDisposable
     public VipProber(ProbeOptions options)
     {
         _options = options;
-        _netlink = new Netlink();
+        try { _netlink = new Netlink(); }
+        catch (IOException e)
+        {
+            throw new LbException(ErrorId.ProbeFailed, ErrorKind.ResourceUnavailable, $"cannot ask the kernel for routes: {e.Message}", null,
+                fix: "Test-LbVipReachability needs Linux and its rtnetlink socket.", inner: e);
+        }
         try
         {
             _icmp4 = new Socket(AddressFamily.InterNetwork, SocketType.Raw, ProtocolType.Icmp);
@@ -112,7 +117,12 @@ public sealed class VipProber : IDisposable
         var items = new List<(ProbeTarget, RouteInfo, LinkInfo?)>();
         foreach (var t in targets)
         {
-            var route = _netlink.GetRoute(t.Address);
+            RouteInfo route;
+            try { route = _netlink.GetRoute(t.Address); }
+            catch (IOException e)
+            {
+                throw new LbException(ErrorId.ProbeFailed, ErrorKind.InvalidOperation, $"the route look-up for {t.Address} failed: {e.Message}", t.Address, inner: e);
+            }
             LinkInfo? link = null;
             if (route.InterfaceIndex > 0)
             {
