@@ -16,7 +16,7 @@
         'Get-LbBgpCommunity', 'Set-LbBgpCommunity', 'Remove-LbBgpCommunity'
         'Enable-LbAddon', 'Disable-LbAddon'
         'Test-LbConfig', 'ConvertTo-LbCrd', 'Test-LbVipReachability'
-        'Restart-LbController', 'Get-LbService', 'Test-LbConfigChange'
+        'Restart-LbController', 'Get-LbService', 'Test-LbConfigChange', 'Test-LbBgpPeer'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

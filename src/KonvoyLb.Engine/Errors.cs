@@ -86,6 +86,11 @@ public enum ErrorId
     ControllerNotReady,
     MetalLbConfigMapNotFound,
     ServiceNotFound,
+    // BGP
+    BgpMd5Unsupported,
+    BgpConnectFailed,
+    BgpOpenRefused,
+    BgpSessionFailed,
     // Editing
     InvalidConfig,
     PoolNotFound,

@@ -34,9 +34,11 @@ public sealed class GetLbService : KubeCmdlet
         using var kube = Connect();
         LiveConfig? live = null;
         try { live = Task.Run(() => LbServices.FindConfigAsync(kube, MetalLbNamespace, ConfigMapName, Cancel)).GetAwaiter().GetResult(); }
-        catch (LbException e) when (e.Id is ErrorId.MetalLbConfigMapNotFound or ErrorId.KubeNamespaceNotFound or ErrorId.KubeForbidden)
+        catch (LbException e)
         {
-            // The services are still worth showing; only the pool column stays empty.
+            // Without MetalLB's ConfigMap the services are still worth showing; only the pool column stays empty.
+            if (e.Id is not (ErrorId.MetalLbConfigMapNotFound or ErrorId.KubeNamespaceNotFound or ErrorId.KubeForbidden))
+                ThrowTerminatingError(ToErrorRecord(e));
             WriteWarning($"pools are not shown: {e.Message}");
         }
         var services = Await(ct => LbServices.ListAsync(kube, Namespace, live, ct));
