@@ -160,6 +160,23 @@ public sealed class BgpSession : IAsyncDisposable
         public BgpEncodeOptions Options;
         public bool V4 = true, V6;
         public IPAddress Local = IPAddress.None;
+        /// <summary>Next hops for each family: the session's own address, or another address of the same interface.</summary>
+        public IPAddress? NextHopV4, NextHopV6;
+    }
+
+    /// <summary>
+    /// The other family's address on the interface that carries the session: IPv6 routes over an IPv4
+    /// session need an IPv6 next hop the peer can reach (an IPv4-mapped one is refused), and vice versa.
+    /// </summary>
+    static (IPAddress? V4, IPAddress? V6) NextHops(IPAddress local)
+    {
+        var nic = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .FirstOrDefault(n => n.GetIPProperties().UnicastAddresses.Any(u => u.Address.Equals(local)));
+        var addresses = nic?.GetIPProperties().UnicastAddresses.Select(u => u.Address).ToList() ?? new List<IPAddress>();
+        var v4 = local.AddressFamily == AddressFamily.InterNetwork ? local : addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork);
+        var v6 = local.AddressFamily == AddressFamily.InterNetworkV6 ? local
+            : addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetworkV6 && !a.IsIPv6LinkLocal);
+        return (v4, v6 is null ? null : new IPAddress(v6.GetAddressBytes()));
     }
 
     /// <summary>Connects and serves until the session ends; returns how long it was Established.</summary>
@@ -281,11 +298,14 @@ public sealed class BgpSession : IAsyncDisposable
                     _ => $"cannot connect to {_s.PeerAddress}:{_s.Port}: {e.Message}",
                 });
             }
-            var c = new Connection(socket, new NetworkStream(socket, ownsSocket: false))
+            var local = ((IPEndPoint)socket.LocalEndPoint!).Address;
+            var (v4, v6) = NextHops(local);
+            return new Connection(socket, new NetworkStream(socket, ownsSocket: false))
             {
-                Local = ((IPEndPoint)socket.LocalEndPoint!).Address,
+                Local = local,
+                NextHopV4 = v4 ?? (_s.SourceAddress?.AddressFamily == AddressFamily.InterNetwork ? _s.SourceAddress : null),
+                NextHopV6 = v6,
             };
-            return c;
         }
         catch
         {
@@ -453,7 +473,11 @@ public sealed class BgpSession : IAsyncDisposable
         List<BgpPrefix> withdraw;
         lock (_gate)
         {
-            var wanted = _desired.Values.Where(r => r.Prefix.IsIPv6 ? c.V6 : c.V4).ToDictionary(r => r.Prefix);
+            // A family goes out only where it was negotiated and a next hop of that family exists.
+            var wanted = _desired.Values.Where(r => r.Prefix.IsIPv6 ? c.V6 && c.NextHopV6 is not null : c.V4 && c.NextHopV4 is not null)
+                .ToDictionary(r => r.Prefix);
+            if (_desired.Values.Any(r => r.Prefix.IsIPv6 && c.V6 && c.NextHopV6 is null))
+                Update(s => s with { LastError = "IPv6 routes are not announced: the interface of this IPv4 session has no global IPv6 address to use as next hop" });
             withdraw = _ribOut.Keys.Where(p => !wanted.ContainsKey(p)).ToList();
             announce = wanted.Values.Where(r => !_ribOut.TryGetValue(r.Prefix, out var sent) || sent.AttributeKey != r.AttributeKey).ToList();
         }
@@ -499,17 +523,12 @@ public sealed class BgpSession : IAsyncDisposable
 
     PathAttributes Attributes(Connection c, BgpRoute? route)
     {
-        var local = c.Local;
-        var v4NextHop = local.AddressFamily == AddressFamily.InterNetwork ? local
-            : _s.SourceAddress?.AddressFamily == AddressFamily.InterNetwork ? _s.SourceAddress : _s.RouterId;
-        // IPv6 routes over an IPv4 session carry the IPv4-mapped address as next hop.
-        var v6NextHop = local.AddressFamily == AddressFamily.InterNetworkV6 ? local : local.MapToIPv6();
         return new PathAttributes
         {
             Origin = BgpOrigin.Incomplete,
             AsPath = _s.IsIbgp ? Array.Empty<AsPathSegment>() : new[] { AsPathSegment.Sequence(_s.MyAsn) },
-            NextHop = v4NextHop,
-            NextHopIPv6 = v6NextHop,
+            NextHop = c.NextHopV4,
+            NextHopIPv6 = c.NextHopV6,
             LocalPref = _s.IsIbgp ? route?.LocalPref ?? 100 : null,
             Communities = route?.CommunityList ?? Array.Empty<uint>(),
             LargeCommunities = route?.LargeCommunityList ?? Array.Empty<LargeCommunity>(),
