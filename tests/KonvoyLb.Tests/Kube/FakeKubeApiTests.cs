@@ -440,6 +440,45 @@ public sealed class FakeKubeApiTests
         Assert.Equal(["c"], fresh);
     }
 
+    [Fact]
+    public async Task Wire_format_of_lists_watches_and_watch_errors_is_the_real_servers()
+    {
+        await using var kube = await FakeKubeApi.StartAsync();
+        using var http = new HttpClient { BaseAddress = kube.BaseAddress };
+        kube.Put("v1", "configmaps", "default", new { metadata = new { name = "a" } });
+        kube.Put("v1", "configmaps", "default", new { metadata = new { name = "b" } });
+
+        var list = JsonNode.Parse(await http.GetStringAsync("api/v1/namespaces/default/configmaps"))!;
+        Assert.Equal("ConfigMapList", (string?)list["kind"]);
+        Assert.Equal("v1", (string?)list["apiVersion"]);
+        Assert.Equal(kube.ResourceVersion.ToString(), (string?)list["metadata"]!["resourceVersion"]);
+        Assert.Null(list["items"]![0]!["kind"]); // list items carry no kind/apiVersion, as from the real server
+
+        // The legacy /watch/ path on one object: newline-delimited {type, object} events.
+        var watch = await http.GetStringAsync("api/v1/watch/namespaces/default/configmaps/b?timeoutSeconds=1");
+        var line = Assert.Single(watch.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        var ev = JsonNode.Parse(line)!;
+        Assert.Equal("ADDED", (string?)ev["type"]);
+        Assert.Equal("ConfigMap", (string?)ev["object"]!["kind"]);
+        Assert.Equal("b", (string?)ev["object"]!["metadata"]!["name"]);
+
+        // An expired resourceVersion: HTTP 200, then one ERROR event carrying a 410 Expired Status, then the end.
+        kube.CompactHistory();
+        using var response = await http.GetAsync("api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        var error = JsonNode.Parse((await response.Content.ReadAsStringAsync()).Trim())!;
+        Assert.Equal("ERROR", (string?)error["type"]);
+        Assert.Equal("Status", (string?)error["object"]!["kind"]);
+        Assert.Equal("Failure", (string?)error["object"]!["status"]);
+        Assert.Equal("Expired", (string?)error["object"]!["reason"]);
+        Assert.Equal(410, (int?)error["object"]!["code"]);
+
+        var unknown = await http.GetAsync("api/v1/namespaces/default/widgets");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal("the server could not find the requested resource", (string?)JsonNode.Parse(await unknown.Content.ReadAsStringAsync())!["message"]);
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
