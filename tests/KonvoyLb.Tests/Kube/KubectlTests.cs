@@ -129,6 +129,50 @@ public sealed class KubectlTests
     }
 
     [Fact]
+    public async Task Apply_patch_scale_and_rollout_restart()
+    {
+        var (kube, kubeconfig) = await MetalLbCluster(TimeSpan.FromMilliseconds(300));
+        await using var _ = kube;
+        var dir = Path.GetDirectoryName(kubeconfig)!;
+        var manifest = Path.Combine(dir, "config.yaml");
+        await File.WriteAllTextAsync(manifest,
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config\n  namespace: kubeaddons\ndata:\n  config: |\n    address-pools: []\n");
+
+        // Client-side apply validates through the server (the fake's OpenAPI v3 says it supports fieldValidation).
+        var created = await Kubectl(kubeconfig, "apply", "-f", manifest);
+        Assert.True(created.ExitCode == 0, created.Stderr);
+        Assert.Equal("configmap/config created", created.Stdout.Trim());
+        await File.WriteAllTextAsync(manifest, (await File.ReadAllTextAsync(manifest)).Replace("[]", "[{name: default}]"));
+        var configured = await Kubectl(kubeconfig, "apply", "-f", manifest);
+        Assert.True(configured.ExitCode == 0, configured.Stderr);
+        Assert.Equal("configmap/config configured", configured.Stdout.Trim());
+        Assert.Contains("name: default", (string?)kube.Get("v1", "configmaps", "kubeaddons", "config")!["data"]!["config"]);
+        var serverSide = await Kubectl(kubeconfig, "apply", "--server-side", "-f", manifest);
+        Assert.True(serverSide.ExitCode == 0, serverSide.Stderr);
+
+        var patched = await Kubectl(kubeconfig, "patch", "configmap", "config", "-n", "kubeaddons", "--type=merge", "-p", "{\"metadata\":{\"labels\":{\"owner\":\"konvoylb\"}}}");
+        Assert.True(patched.ExitCode == 0, patched.Stderr);
+        var label = await Kubectl(kubeconfig, "get", "cm", "-n", "kubeaddons", "-l", "owner=konvoylb", "-o", "name");
+        Assert.Equal("configmap/config", label.Stdout.Trim());
+
+        var scaled = await Kubectl(kubeconfig, "scale", "deployment", "metallb-controller", "-n", "kubeaddons", "--replicas=2");
+        Assert.True(scaled.ExitCode == 0, scaled.Stderr);
+        var rolledOut = await Kubectl(kubeconfig, "rollout", "status", "deployment/metallb-controller", "-n", "kubeaddons", "--timeout=15s");
+        Assert.True(rolledOut.ExitCode == 0, rolledOut.Stderr);
+        Assert.Equal(2, kube.List("v1", "pods", "kubeaddons", MetalLbSelector).Count);
+
+        var before = kube.List("v1", "pods", "kubeaddons", MetalLbSelector).Select(p => (string)p["metadata"]!["name"]!).ToHashSet();
+        var restart = await Kubectl(kubeconfig, "rollout", "restart", "deployment/metallb-controller", "-n", "kubeaddons");
+        Assert.True(restart.ExitCode == 0, restart.Stderr);
+        var status = await Kubectl(kubeconfig, "rollout", "status", "deployment/metallb-controller", "-n", "kubeaddons", "--timeout=15s");
+        Assert.True(status.ExitCode == 0, status.Stderr);
+        Assert.EndsWith("deployment \"metallb-controller\" successfully rolled out", status.Stdout.Trim());
+        var after = await KubeTestKit.Eventually(() => Task.FromResult(kube.List("v1", "pods", "kubeaddons", MetalLbSelector)),
+            pods => pods.Count == 2, TimeSpan.FromSeconds(5), "the old pods to go");
+        Assert.DoesNotContain(after, p => before.Contains((string)p["metadata"]!["name"]!));
+    }
+
+    [Fact]
     public async Task Kubectl_falls_back_to_legacy_discovery()
     {
         var (kube, kubeconfig) = await MetalLbCluster(TimeSpan.Zero, new FakeKubeOptions { AggregatedDiscovery = false });
