@@ -348,7 +348,13 @@ internal sealed class ApiHandler
             fieldText = string.IsNullOrEmpty(fieldText) ? $"metadata.name={t.Name}" : $"{fieldText},metadata.name={t.Name}";
         var labels = LabelSelector.Parse(q("labelSelector"));
         var fields = FieldSelector.Parse(fieldText, t.Type);
-        var sub = Store.Watch(t.Type, ns, labels, fields, q("resourceVersion"));
+        Func<JsonObject, JsonObject>? transform = null;
+        if (ctx.Request.Headers.Accept.ToString().Contains("as=Table", StringComparison.Ordinal))
+        {
+            var includeObject = q("includeObject") == "Object";
+            transform = obj => Tables.Build(t.Type, [obj], obj.Long("metadata.resourceVersion"), includeObject);
+        }
+        var sub = Store.Watch(t.Type, ns, labels, fields, q("resourceVersion"), transform);
 
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, sub.Dropped.Token, _stopping);
         if (long.TryParse(q("timeoutSeconds"), out var timeout) && timeout > 0) cts.CancelAfter(TimeSpan.FromSeconds(timeout));

@@ -416,20 +416,28 @@ public sealed class FakeKubeApiTests
         var errors = new List<Exception>();
         var events = new List<WatchEventType>();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        try
-        {
-            await foreach (var (type, _) in client.CoreV1.WatchListNamespacedConfigMapAsync("default", resourceVersion: rv, onError: errors.Add, cancellationToken: cts.Token))
-                events.Add(type);
-        }
-        catch (KubernetesException e)
-        {
-            errors.Add(e);
-        }
+        // KubernetesClient hands the ERROR event's Status to onError and ends the enumeration.
+        await foreach (var (type, _) in client.CoreV1.WatchListNamespacedConfigMapAsync("default", resourceVersion: rv, onError: errors.Add, cancellationToken: cts.Token))
+            events.Add(type);
         Assert.Empty(events);
         var gone = Assert.IsType<KubernetesException>(Assert.Single(errors));
         Assert.Equal(410, gone.Status.Code);
         Assert.Equal("Expired", gone.Status.Reason);
         Assert.StartsWith($"too old resource version: {rv} (", gone.Status.Message);
+
+        // The history is also bounded: a watch from before the retained window expires the same way.
+        await using var small = await FakeKubeApi.StartAsync(new FakeKubeOptions { WatchHistoryLimit = 3 });
+        using var smallClient = Client(small);
+        var start = (await smallClient.CoreV1.ListNamespacedConfigMapAsync("default")).Metadata.ResourceVersion;
+        for (var i = 0; i < 4; i++) await smallClient.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap($"n{i}", "1"), "default");
+        var smallErrors = new List<Exception>();
+        await foreach (var _ in smallClient.CoreV1.WatchListNamespacedConfigMapAsync("default", resourceVersion: start, onError: smallErrors.Add)) { }
+        Assert.Equal(410, Assert.IsType<KubernetesException>(Assert.Single(smallErrors)).Status.Code); // KubernetesClient reports it through onError
+        var replay = new List<string>();
+        var within = (long.Parse(start) + 1).ToString(); // n0 is still retained after this one
+        await foreach (var (_, cm) in smallClient.CoreV1.WatchListNamespacedConfigMapAsync("default", resourceVersion: within, timeoutSeconds: 1))
+            replay.Add(cm.Metadata.Name);
+        Assert.Equal(["n1", "n2", "n3"], replay);
 
         // A re-list gives a fresh resourceVersion to watch from.
         var relist = await client.CoreV1.ListNamespacedConfigMapAsync("default");

@@ -89,11 +89,13 @@ public sealed class KubectlTests
         Assert.Matches(@"(?m)^kubeaddons\s+ingress\s+LoadBalancer\s+10\.96\.0\.50\s+192\.0\.2\.20\s+443:31443/TCP\s+\d+s$", table.Stdout);
     }
 
-    [Fact]
-    public async Task Delete_the_controller_pod_then_wait_until_the_replacement_is_Ready()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // HTTPS with a token: HTTP/2 and its streams for the watches
+    public async Task Delete_the_controller_pod_then_wait_until_the_replacement_is_Ready(bool https)
     {
         var readyAfter = TimeSpan.FromMilliseconds(1500);
-        var (kube, kubeconfig) = await MetalLbCluster(readyAfter);
+        var (kube, kubeconfig) = await MetalLbCluster(readyAfter, https ? new FakeKubeOptions { Https = true, Token = "k" } : null);
         await using var _ = kube;
         var old = await ReadyPodName(kube).WaitAsync(TimeSpan.FromSeconds(5));
 
@@ -113,6 +115,25 @@ public sealed class KubectlTests
 
         // kubectl went through the watch API for both steps.
         Assert.Contains(kube.RequestLog, l => l.StartsWith("GET /api/v1/namespaces/kubeaddons/pods?", StringComparison.Ordinal) && l.Contains("watch=true"));
+    }
+
+    [Fact]
+    public async Task Get_watch_prints_table_rows_for_each_change()
+    {
+        var (kube, kubeconfig) = await MetalLbCluster(TimeSpan.FromMilliseconds(300));
+        await using var _ = kube;
+        var old = await ReadyPodName(kube).WaitAsync(TimeSpan.FromSeconds(5));
+        var watching = Kubectl(kubeconfig, "get", "pods", "-n", "kubeaddons", "-w", "--request-timeout=3s");
+        await KubeTestKit.Eventually(() => Task.FromResult(kube.OpenWatches), n => n == 1, TimeSpan.FromSeconds(5), "kubectl's watch");
+        kube.Delete("v1", "pods", "kubeaddons", old);
+        var r = await watching;
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var lines = r.Stdout.TrimEnd().Split('\n');
+        Assert.Matches(@"^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE$", lines[0]);
+        Assert.All(lines.Skip(1), l => Assert.Matches(@"^metallb-controller-\S+\s+\d/1\s+\S+\s+\d+\s+\d+s$", l));
+        Assert.Contains(lines, l => l.StartsWith(old, StringComparison.Ordinal) && l.Contains(" Terminating "));
+        Assert.Contains(lines, l => !l.StartsWith(old, StringComparison.Ordinal) && l.Contains(" ContainerCreating "));
+        Assert.Contains(lines, l => !l.StartsWith(old, StringComparison.Ordinal) && l.Contains("1/1") && l.Contains(" Running "));
     }
 
     [Fact]
