@@ -15,6 +15,7 @@ internal sealed class ApiHandler
     readonly KubeFaults _faults;
     readonly ConcurrentQueue<string> _log = new();
     readonly CancellationToken _stopping;
+    readonly string _openApiHash = Convert.ToHexString(Guid.NewGuid().ToByteArray());
 
     public ApiHandler(Registry registry, FakeKubeOptions options, KubeFaults faults, CancellationToken stopping)
     {
@@ -118,7 +119,7 @@ internal sealed class ApiHandler
         if (parts.Length > 3 || (ns is not null && !type.Namespaced)) throw NoSuchPath;
         var name = parts.Length > 1 ? parts[1] : null;
         var sub = parts.Length > 2 ? parts[2] : null;
-        if (sub is not null && !(sub == "status" && type.HasStatus)) throw NoSuchPath;
+        if (sub is not null && !(sub == "status" && type.HasStatus) && !(sub == "scale" && type.HasScale)) throw NoSuchPath;
         if (name is not null && type.Namespaced && ns is null) throw NoSuchPath;
         var verb = watchPath ? "watch" : Verb(request, name is not null);
         if (sub is not null && verb is not ("get" or "update" or "patch"))
@@ -162,6 +163,17 @@ internal sealed class ApiHandler
                 await WriteJson(ctx, 200, Discovery.ResourceList("", "v1"));
                 return;
         }
+        if (joined == "openapi/v3")
+        {
+            await WriteJson(ctx, 200, OpenApi.Root(_openApiHash));
+            return;
+        }
+        if (joined.StartsWith("openapi/v3/", StringComparison.Ordinal) &&
+            OpenApi.GroupVersionDocument(joined["openapi/v3/".Length..], _options.GitVersion) is { } document)
+        {
+            await WriteJson(ctx, 200, document);
+            return;
+        }
         if (s.Length == 2 && s[0] == "apis" && Catalog.Groups.Contains(s[1]))
         {
             await WriteJson(ctx, 200, Discovery.Group(s[1]));
@@ -182,6 +194,12 @@ internal sealed class ApiHandler
         var rt = t.Type;
         var ns = rt.Namespaced ? t.Namespace : "";
         var wantsTable = ctx.Request.Headers.Accept.ToString().Contains("as=Table", StringComparison.Ordinal);
+
+        if (t.Subresource == "scale")
+        {
+            await ServeScale(ctx, t, ns!);
+            return;
+        }
 
         switch (t.Verb)
         {
@@ -240,6 +258,12 @@ internal sealed class ApiHandler
             {
                 var mediaType = (ctx.Request.ContentType ?? "").Split(';')[0].Trim();
                 var patch = await ReadBody(ctx);
+                if (mediaType == Patching.ApplyPatch)
+                {
+                    var (applied, created) = _registry.Apply(rt, ns!, t.Name!, patch as JsonObject ?? throw Status.BadRequest("an apply patch must be an object"), t.Subresource);
+                    await WriteJson(ctx, created ? 201 : 200, applied);
+                    return;
+                }
                 await WriteJson(ctx, 200, _registry.Patch(rt, ns!, t.Name!, patch, mediaType, t.Subresource));
                 return;
             }
@@ -261,6 +285,32 @@ internal sealed class ApiHandler
             }
             default:
                 throw new KubeApiException(405, "MethodNotAllowed", $"the server does not allow this method on the requested resource");
+        }
+    }
+
+    async Task ServeScale(HttpContext ctx, Target t, string ns)
+    {
+        switch (t.Verb)
+        {
+            case "get":
+                await WriteJson(ctx, 200, _registry.GetScale(t.Type, ns, t.Name!));
+                return;
+            case "update":
+            {
+                var body = await ReadObject(ctx);
+                await WriteJson(ctx, 200, _registry.UpdateScale(t.Type, ns, t.Name!, _ => body));
+                return;
+            }
+            case "patch":
+            {
+                var mediaType = (ctx.Request.ContentType ?? "").Split(';')[0].Trim();
+                var patch = await ReadBody(ctx);
+                await WriteJson(ctx, 200, _registry.UpdateScale(t.Type, ns, t.Name!, scale => Patching.Apply(scale, patch,
+                    mediaType == Patching.ApplyPatch ? Patching.StrategicMergePatch : mediaType)));
+                return;
+            }
+            default:
+                throw Status.MethodNotSupported(t.Type.Group, t.Type.Plural, t.Verb);
         }
     }
 
@@ -298,7 +348,13 @@ internal sealed class ApiHandler
             fieldText = string.IsNullOrEmpty(fieldText) ? $"metadata.name={t.Name}" : $"{fieldText},metadata.name={t.Name}";
         var labels = LabelSelector.Parse(q("labelSelector"));
         var fields = FieldSelector.Parse(fieldText, t.Type);
-        var sub = Store.Watch(t.Type, ns, labels, fields, q("resourceVersion"));
+        Func<JsonObject, JsonObject>? transform = null;
+        if (ctx.Request.Headers.Accept.ToString().Contains("as=Table", StringComparison.Ordinal))
+        {
+            var includeObject = q("includeObject") == "Object";
+            transform = obj => Tables.Build(t.Type, [obj], obj.Long("metadata.resourceVersion"), includeObject);
+        }
+        var sub = Store.Watch(t.Type, ns, labels, fields, q("resourceVersion"), transform);
 
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, sub.Dropped.Token, _stopping);
         if (long.TryParse(q("timeoutSeconds"), out var timeout) && timeout > 0) cts.CancelAfter(TimeSpan.FromSeconds(timeout));
@@ -353,8 +409,9 @@ internal sealed class ApiHandler
         var text = await reader.ReadToEndAsync(ctx.RequestAborted);
         if (string.IsNullOrWhiteSpace(text)) return null;
         var type = ctx.Request.ContentType ?? "";
-        if (type.Contains("yaml", StringComparison.OrdinalIgnoreCase) && !text.TrimStart().StartsWith('{'))
-            throw new KubeApiException(415, "UnsupportedMediaType", $"the fake API server accepts JSON bodies only, not {type}");
+        if ((type.Contains("yaml", StringComparison.OrdinalIgnoreCase) || type.Contains("protobuf", StringComparison.OrdinalIgnoreCase) ||
+             type.Contains("cbor", StringComparison.OrdinalIgnoreCase)) && !text.TrimStart().StartsWith('{'))
+            throw new KubeApiException(415, "UnsupportedMediaType", $"the body of the request was in an unknown format - accepted media types include: application/json");
         return JsonNode.Parse(text);
     }
 

@@ -101,75 +101,95 @@ internal sealed class Controllers
         return LabelSelector.Parse(string.Join(",", match.Select(kv => $"{kv.Key}={kv.Value.AsString()}")));
     }
 
-    static string TemplateHash(string uid)
+    /// <summary>Like pod-template-hash: changes with the pod template, so a new template means a new ReplicaSet.</summary>
+    static string TemplateHash(JsonObject d)
     {
-        var bytes = SHA256.HashData(Encoding.UTF8.GetBytes(uid));
+        var seed = d.Str("metadata.uid") + "|" + (d.At("spec.template")?.Text() ?? "");
+        var bytes = SHA256.HashData(Encoding.UTF8.GetBytes(seed));
         const string chars = "bcdfghjklmnpqrstvwxz2456789";
         return new string(bytes.Take(10).Select(b => chars[b % chars.Length]).ToArray());
     }
 
-    static string ReplicaSetName(JsonObject d) => $"{d.Str("metadata.name")}-{TemplateHash(d.Str("metadata.uid")!)}";
+    static string ReplicaSetName(JsonObject d) => $"{d.Str("metadata.name")}-{TemplateHash(d)}";
 
+    static string? OwnerName(JsonObject pod) =>
+        (pod.At("metadata.ownerReferences") as JsonArray)?.OfType<JsonObject>().FirstOrDefault(o => o.Str("kind") == "ReplicaSet")?.Str("name");
+
+    /// <summary>The pods of every ReplicaSet of the deployment (current and old templates).</summary>
     List<JsonObject> OwnedPods(JsonObject d)
     {
-        var rs = ReplicaSetName(d);
+        var prefix = d.Str("metadata.name") + "-";
         var (pods, _) = _store.List(Catalog.Pods, d.Str("metadata.namespace"), SelectorOf(d), FieldSelector.Everything);
-        return pods.Where(p => (p.At("metadata.ownerReferences") as JsonArray)?.OfType<JsonObject>().Any(o => o.Str("name") == rs) == true).ToList();
+        return pods.Where(p => OwnerName(p) is { } owner && owner.StartsWith(prefix, StringComparison.Ordinal) && owner.Length == prefix.Length + 10).ToList();
     }
 
+    /// <summary>
+    /// Keeps spec.replicas pods of the current template; after a template change (kubectl rollout
+    /// restart, a new image) the new pods come first and the old ones go once the new are all Ready.
+    /// </summary>
     void Reconcile(string ns, string name)
     {
         var d = _store.Get(Catalog.Deployments, ns, name);
         if (d is null || d.At("metadata.deletionTimestamp") is not null) return;
         var replicas = (int)d.Long("spec.replicas", 1);
-        var active = OwnedPods(d).Where(p => p.At("metadata.deletionTimestamp") is null).ToList();
-        for (var i = active.Count; i < replicas; i++) active.Add(CreatePod(d));
-        foreach (var extra in active.Skip(replicas).ToList())
+        var rs = ReplicaSetName(d);
+        var alive = OwnedPods(d).Where(p => p.At("metadata.deletionTimestamp") is null).ToList();
+        var current = alive.Where(p => OwnerName(p) == rs).ToList();
+        var old = alive.Where(p => OwnerName(p) != rs).ToList();
+        for (var i = current.Count; i < replicas; i++) current.Add(CreatePod(d));
+        foreach (var extra in current.OrderBy(IsReady).Take(Math.Max(0, current.Count - replicas)).ToList())
         {
-            try { _registry.Delete(Catalog.Pods, ns, extra.Str("metadata.name")!, DeleteOptions.Default); }
-            catch (KubeApiException) { }
-            active.Remove(extra);
+            DeletePod(ns, extra);
+            current.Remove(extra);
         }
-        UpdateDeploymentStatus(ns, name, active);
+        if (current.Count(IsReady) >= replicas)
+        {
+            foreach (var pod in old) DeletePod(ns, pod);
+            old.Clear();
+        }
+        UpdateDeploymentStatus(ns, name, current, old);
+    }
+
+    void DeletePod(string ns, JsonObject pod)
+    {
+        try { _registry.Delete(Catalog.Pods, ns, pod.Str("metadata.name")!, DeleteOptions.Default); }
+        catch (KubeApiException) { }
     }
 
     void DeleteOwnedPods(JsonObject d)
     {
-        foreach (var pod in OwnedPods(d))
-        {
-            try { _registry.Delete(Catalog.Pods, d.Str("metadata.namespace")!, pod.Str("metadata.name")!, DeleteOptions.Default); }
-            catch (KubeApiException) { }
-        }
+        foreach (var pod in OwnedPods(d)) DeletePod(d.Str("metadata.namespace")!, pod);
     }
 
     static bool IsReady(JsonObject pod) =>
         (pod.At("status.conditions") as JsonArray)?.OfType<JsonObject>().Any(c => c.Str("type") == "Ready" && c.Str("status") == "True") == true;
 
-    void UpdateDeploymentStatus(string ns, string name, List<JsonObject> active)
+    void UpdateDeploymentStatus(string ns, string name, List<JsonObject> current, List<JsonObject> old)
     {
-        var ready = active.Count(IsReady);
+        var ready = current.Count(IsReady) + old.Count(IsReady);
         try
         {
             _store.Update(Catalog.Deployments, ns, name, d =>
             {
                 var replicas = d.Long("spec.replicas", 1);
-                var old = d["status"] as JsonObject;
+                var previous = d["status"] as JsonObject;
                 var status = new JsonObject
                 {
                     ["observedGeneration"] = d.Long("metadata.generation", 1),
-                    ["replicas"] = active.Count,
-                    ["updatedReplicas"] = active.Count,
+                    ["replicas"] = current.Count + old.Count,
+                    ["updatedReplicas"] = current.Count,
                 };
                 if (ready > 0) { status["readyReplicas"] = ready; status["availableReplicas"] = ready; }
                 if (replicas - ready > 0) status["unavailableReplicas"] = replicas - ready;
                 var available = ready >= replicas;
+                var complete = old.Count == 0 && current.Count(IsReady) >= replicas;
                 status["conditions"] = new JsonArray(
-                    Condition(old, "Available", available ? "True" : "False",
+                    Condition(previous, "Available", available ? "True" : "False",
                         available ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
                         available ? "Deployment has minimum availability." : "Deployment does not have minimum availability."),
-                    Condition(old, "Progressing", "True",
-                        available ? "NewReplicaSetAvailable" : "ReplicaSetUpdated",
-                        available ? $"ReplicaSet \"{ReplicaSetName(d)}\" has successfully progressed." : $"ReplicaSet \"{ReplicaSetName(d)}\" is progressing."));
+                    Condition(previous, "Progressing", "True",
+                        complete ? "NewReplicaSetAvailable" : "ReplicaSetUpdated",
+                        complete ? $"ReplicaSet \"{ReplicaSetName(d)}\" has successfully progressed." : $"ReplicaSet \"{ReplicaSetName(d)}\" is progressing."));
                 d["status"] = status;
                 return d;
             });
@@ -243,7 +263,7 @@ internal sealed class Controllers
                     ["apiVersion"] = "apps/v1",
                     ["kind"] = "ReplicaSet",
                     ["name"] = rs,
-                    ["uid"] = DeterministicUid(d.Str("metadata.uid")!),
+                    ["uid"] = DeterministicUid(rs + "/" + d.Str("metadata.uid")),
                     ["controller"] = true,
                     ["blockOwnerDeletion"] = true,
                 }),

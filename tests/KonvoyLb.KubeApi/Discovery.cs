@@ -100,6 +100,17 @@ internal static class Discovery
                     ["kind"] = rt.Kind,
                     ["verbs"] = Strings(["get", "patch", "update"]),
                 });
+            if (rt.HasScale)
+                resources.Add(new JsonObject
+                {
+                    ["name"] = rt.Plural + "/scale",
+                    ["singularName"] = "",
+                    ["namespaced"] = rt.Namespaced,
+                    ["group"] = "autoscaling",
+                    ["version"] = "v1",
+                    ["kind"] = "Scale",
+                    ["verbs"] = Strings(["get", "patch", "update"]),
+                });
         }
         return new JsonObject
         {
@@ -129,13 +140,22 @@ internal static class Discovery
                 };
                 if (rt.ShortNames.Length > 0) r["shortNames"] = Strings(rt.ShortNames);
                 if (rt.Categories.Length > 0) r["categories"] = Strings(rt.Categories);
+                var subresources = new JsonArray();
                 if (rt.HasStatus)
-                    r["subresources"] = new JsonArray(new JsonObject
+                    subresources.Add(new JsonObject
                     {
                         ["subresource"] = "status",
                         ["responseKind"] = new JsonObject { ["group"] = rt.Group, ["version"] = rt.Version, ["kind"] = rt.Kind },
                         ["verbs"] = Strings(["get", "patch", "update"]),
                     });
+                if (rt.HasScale)
+                    subresources.Add(new JsonObject
+                    {
+                        ["subresource"] = "scale",
+                        ["responseKind"] = new JsonObject { ["group"] = "autoscaling", ["version"] = "v1", ["kind"] = "Scale" },
+                        ["verbs"] = Strings(["get", "patch", "update"]),
+                    });
+                if (subresources.Count > 0) r["subresources"] = subresources;
                 resources.Add(r);
             }
             var metadata = new JsonObject { ["creationTimestamp"] = null };

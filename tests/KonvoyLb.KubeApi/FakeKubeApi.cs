@@ -159,7 +159,9 @@ public sealed class FakeKubeApi : IAsyncDisposable
     /// <summary>
     /// Creates or replaces an object as given, status included (no API defaults, no namespace check
     /// beyond existence): for seeding. <paramref name="obj"/> is a JsonNode, JSON text, or any object
-    /// that serializes to the resource's JSON (anonymous objects are fine). Returns the stored object.
+    /// that serializes to the resource's JSON (anonymous objects are fine; for KubernetesClient models pass
+    /// <c>KubernetesJson.Serialize(model)</c>, which knows their quantity and int-or-string formats).
+    /// Returns the stored object.
     /// </summary>
     public JsonObject Put(string apiVersion, string resource, string? ns, object obj)
     {

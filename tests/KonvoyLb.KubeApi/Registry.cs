@@ -192,6 +192,63 @@ internal sealed class Registry
             return Merge(rt, current, candidate, subresource);
         });
 
+    /// <summary>
+    /// Server-side apply, approximated: creates the object when it is missing, otherwise merges the
+    /// applied configuration into it (no field ownership, so fields dropped from the configuration stay).
+    /// </summary>
+    public (JsonObject Result, bool Created) Apply(ResourceType rt, string ns, string name, JsonObject config, string? subresource)
+    {
+        CheckKind(rt, config);
+        if (config.Str("metadata.name") is { } bodyName && bodyName != name)
+            throw Status.BadRequest($"the name of the object ({bodyName}) does not match the name on the URL ({name})");
+        if (subresource is null && _store.Get(rt, ns, name) is null)
+        {
+            var body = config.Clone();
+            body.Metadata()["name"] = name;
+            try { return (Create(rt, ns, body), true); }
+            catch (KubeApiException e) when (e.Reason == "AlreadyExists") { }
+        }
+        return (Patch(rt, ns, name, config, Patching.StrategicMergePatch, subresource), false);
+    }
+
+    /// <summary>The autoscaling/v1 Scale view of a deployment.</summary>
+    public JsonObject GetScale(ResourceType rt, string ns, string name) =>
+        ScaleOf(_store.Get(rt, ns, name) ?? throw Status.NotFound(rt.Group, rt.Plural, name));
+
+    static JsonObject ScaleOf(JsonObject d)
+    {
+        var match = d.At("spec.selector.matchLabels") as JsonObject;
+        var selector = match is null ? "" : string.Join(",", match.Select(kv => $"{kv.Key}={kv.Value.AsString()}"));
+        var meta = new JsonObject();
+        foreach (var key in new[] { "name", "namespace", "uid", "resourceVersion", "creationTimestamp" })
+            if (d.At("metadata." + key) is { } v) meta[key] = v.DeepClone();
+        return new JsonObject
+        {
+            ["kind"] = "Scale",
+            ["apiVersion"] = "autoscaling/v1",
+            ["metadata"] = meta,
+            ["spec"] = new JsonObject { ["replicas"] = d.Long("spec.replicas", 1) },
+            ["status"] = new JsonObject { ["replicas"] = d.Long("status.replicas"), ["selector"] = selector },
+        };
+    }
+
+    /// <summary>Changes spec.replicas through the Scale view (<paramref name="change"/> gets the current Scale).</summary>
+    public JsonObject UpdateScale(ResourceType rt, string ns, string name, Func<JsonObject, JsonObject> change)
+    {
+        var updated = _store.Update(rt, ns, name, d =>
+        {
+            var scale = change(ScaleOf(d));
+            var wanted = scale.Str("metadata.resourceVersion");
+            if (!string.IsNullOrEmpty(wanted) && wanted != d.Str("metadata.resourceVersion"))
+                throw Status.StaleResourceVersion(rt.Group, rt.Plural, name);
+            var replicas = scale.Long("spec.replicas", -1);
+            if (replicas < 0) throw Status.Invalid("autoscaling", "Scale", name, "spec.replicas", "Invalid value: must be greater than or equal to 0");
+            d.Obj("spec")["replicas"] = replicas;
+            return d;
+        });
+        return ScaleOf(updated);
+    }
+
     JsonObject Merge(ResourceType rt, JsonObject current, JsonObject incoming, string? subresource)
     {
         var wanted = incoming.Str("metadata.resourceVersion");

@@ -22,6 +22,9 @@ internal sealed record ResourceType(
         ? ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
         : ["create", "delete", "get", "list", "patch", "update", "watch"];
 
+    /// <summary>Whether the resource has a /scale subresource (autoscaling/v1 Scale).</summary>
+    public bool HasScale => Kind == "Deployment";
+
     /// <summary>Whether updates through the main resource ignore <c>status</c> (and the status subresource ignores the rest).</summary>
     public bool StatusIsSubresource => HasStatus;
 

@@ -23,7 +23,13 @@ internal sealed class WatchSubscription
     public CancellationTokenSource Dropped { get; } = new();
     public bool AbortConnection { get; set; }
 
+    /// <summary>Turns an event's object into what the client asked for (a one-row Table for kubectl get -w); null sends it as is.</summary>
+    public Func<JsonObject, JsonObject>? Transform { get; init; }
+
     public bool Matches(JsonObject obj) => Labels.Matches(obj.Labels()) && Fields.Matches(obj);
+
+    /// <summary>Queues an ADDED/MODIFIED/DELETED event.</summary>
+    public void Send(string type, JsonObject obj) => Lines.Writer.TryWrite(Store.Line(type, Transform is null ? obj : Transform(obj)));
 }
 
 /// <summary>
@@ -236,9 +242,10 @@ internal sealed class Store
     /// a number replays the retained changes after it, or (when it is older than the history) yields
     /// only an ERROR event with a 410 Expired Status, as the real server does.
     /// </summary>
-    public WatchSubscription Watch(ResourceType rt, string? ns, LabelSelector labels, FieldSelector fields, string? resourceVersion)
+    public WatchSubscription Watch(ResourceType rt, string? ns, LabelSelector labels, FieldSelector fields, string? resourceVersion,
+                                   Func<JsonObject, JsonObject>? transform = null)
     {
-        var sub = new WatchSubscription { Resource = rt, Namespace = ns, Labels = labels, Fields = fields };
+        var sub = new WatchSubscription { Resource = rt, Namespace = ns, Labels = labels, Fields = fields, Transform = transform };
         lock (_gate)
         {
             if (string.IsNullOrEmpty(resourceVersion) || resourceVersion == "0")
@@ -246,7 +253,7 @@ internal sealed class Store
                 foreach (var (key, obj) in _data[rt])
                 {
                     if (ns is not null && !key.StartsWith(ns + "/", StringComparison.Ordinal)) continue;
-                    if (sub.Matches(obj)) sub.Lines.Writer.TryWrite(Line(Change.Added, obj));
+                    if (sub.Matches(obj)) sub.Send(Change.Added, obj);
                 }
             }
             else
@@ -314,29 +321,29 @@ internal sealed class Store
         switch (c.Type)
         {
             case Change.Added:
-                if (w.Matches(c.Object)) w.Lines.Writer.TryWrite(Line(Change.Added, c.Object));
+                if (w.Matches(c.Object)) w.Send(Change.Added, c.Object);
                 break;
             case Change.Deleted:
-                if (w.Matches(c.Object)) w.Lines.Writer.TryWrite(Line(Change.Deleted, c.Object));
+                if (w.Matches(c.Object)) w.Send(Change.Deleted, c.Object);
                 break;
             default:
                 var now = w.Matches(c.Object);
                 var before = c.Previous is not null && w.Matches(c.Previous);
-                if (now && before) w.Lines.Writer.TryWrite(Line(Change.Modified, c.Object));
-                else if (now) w.Lines.Writer.TryWrite(Line(Change.Added, c.Object));
+                if (now && before) w.Send(Change.Modified, c.Object);
+                else if (now) w.Send(Change.Added, c.Object);
                 else if (before)
                 {
                     // Like the watch cache: the object left the selection, so the watcher sees it deleted,
                     // with its previous content at the new revision.
                     var prev = c.Previous!.Clone();
                     prev.Metadata()["resourceVersion"] = c.Rv.ToString(CultureInfo.InvariantCulture);
-                    w.Lines.Writer.TryWrite(Line(Change.Deleted, prev));
+                    w.Send(Change.Deleted, prev);
                 }
                 break;
         }
     }
 
-    static string Line(string type, JsonObject obj) => "{\"type\":\"" + type + "\",\"object\":" + obj.Text() + "}";
+    internal static string Line(string type, JsonObject obj) => "{\"type\":\"" + type + "\",\"object\":" + obj.Text() + "}";
 
     public static string ErrorLine(KubeApiException e) => Line("ERROR", e.ToStatus());
 }

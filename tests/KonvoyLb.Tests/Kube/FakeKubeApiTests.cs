@@ -416,20 +416,28 @@ public sealed class FakeKubeApiTests
         var errors = new List<Exception>();
         var events = new List<WatchEventType>();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        try
-        {
-            await foreach (var (type, _) in client.CoreV1.WatchListNamespacedConfigMapAsync("default", resourceVersion: rv, onError: errors.Add, cancellationToken: cts.Token))
-                events.Add(type);
-        }
-        catch (KubernetesException e)
-        {
-            errors.Add(e);
-        }
+        // KubernetesClient hands the ERROR event's Status to onError and ends the enumeration.
+        await foreach (var (type, _) in client.CoreV1.WatchListNamespacedConfigMapAsync("default", resourceVersion: rv, onError: errors.Add, cancellationToken: cts.Token))
+            events.Add(type);
         Assert.Empty(events);
         var gone = Assert.IsType<KubernetesException>(Assert.Single(errors));
         Assert.Equal(410, gone.Status.Code);
         Assert.Equal("Expired", gone.Status.Reason);
         Assert.StartsWith($"too old resource version: {rv} (", gone.Status.Message);
+
+        // The history is also bounded: a watch from before the retained window expires the same way.
+        await using var small = await FakeKubeApi.StartAsync(new FakeKubeOptions { WatchHistoryLimit = 3 });
+        using var smallClient = Client(small);
+        var start = (await smallClient.CoreV1.ListNamespacedConfigMapAsync("default")).Metadata.ResourceVersion;
+        for (var i = 0; i < 4; i++) await smallClient.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap($"n{i}", "1"), "default");
+        var smallErrors = new List<Exception>();
+        await foreach (var _ in smallClient.CoreV1.WatchListNamespacedConfigMapAsync("default", resourceVersion: start, onError: smallErrors.Add)) { }
+        Assert.Equal(410, Assert.IsType<KubernetesException>(Assert.Single(smallErrors)).Status.Code); // KubernetesClient reports it through onError
+        var replay = new List<string>();
+        var within = (long.Parse(start) + 1).ToString(); // n0 is still retained after this one
+        await foreach (var (_, cm) in smallClient.CoreV1.WatchListNamespacedConfigMapAsync("default", resourceVersion: within, timeoutSeconds: 1))
+            replay.Add(cm.Metadata.Name);
+        Assert.Equal(["n1", "n2", "n3"], replay);
 
         // A re-list gives a fresh resourceVersion to watch from.
         var relist = await client.CoreV1.ListNamespacedConfigMapAsync("default");
@@ -438,6 +446,45 @@ public sealed class FakeKubeApiTests
         await foreach (var (type, cm) in client.CoreV1.WatchListNamespacedConfigMapAsync("default", resourceVersion: relist.Metadata.ResourceVersion, timeoutSeconds: 1))
             fresh.Add(cm.Metadata.Name);
         Assert.Equal(["c"], fresh);
+    }
+
+    [Fact]
+    public async Task Wire_format_of_lists_watches_and_watch_errors_is_the_real_servers()
+    {
+        await using var kube = await FakeKubeApi.StartAsync();
+        using var http = new HttpClient { BaseAddress = kube.BaseAddress };
+        kube.Put("v1", "configmaps", "default", new { metadata = new { name = "a" } });
+        kube.Put("v1", "configmaps", "default", new { metadata = new { name = "b" } });
+
+        var list = JsonNode.Parse(await http.GetStringAsync("api/v1/namespaces/default/configmaps"))!;
+        Assert.Equal("ConfigMapList", (string?)list["kind"]);
+        Assert.Equal("v1", (string?)list["apiVersion"]);
+        Assert.Equal(kube.ResourceVersion.ToString(), (string?)list["metadata"]!["resourceVersion"]);
+        Assert.Null(list["items"]![0]!["kind"]); // list items carry no kind/apiVersion, as from the real server
+
+        // The legacy /watch/ path on one object: newline-delimited {type, object} events.
+        var watch = await http.GetStringAsync("api/v1/watch/namespaces/default/configmaps/b?timeoutSeconds=1");
+        var line = Assert.Single(watch.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        var ev = JsonNode.Parse(line)!;
+        Assert.Equal("ADDED", (string?)ev["type"]);
+        Assert.Equal("ConfigMap", (string?)ev["object"]!["kind"]);
+        Assert.Equal("b", (string?)ev["object"]!["metadata"]!["name"]);
+
+        // An expired resourceVersion: HTTP 200, then one ERROR event carrying a 410 Expired Status, then the end.
+        kube.CompactHistory();
+        using var response = await http.GetAsync("api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        var error = JsonNode.Parse((await response.Content.ReadAsStringAsync()).Trim())!;
+        Assert.Equal("ERROR", (string?)error["type"]);
+        Assert.Equal("Status", (string?)error["object"]!["kind"]);
+        Assert.Equal("Failure", (string?)error["object"]!["status"]);
+        Assert.Equal("Expired", (string?)error["object"]!["reason"]);
+        Assert.Equal(410, (int?)error["object"]!["code"]);
+
+        var unknown = await http.GetAsync("api/v1/namespaces/default/widgets");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal("the server could not find the requested resource", (string?)JsonNode.Parse(await unknown.Content.ReadAsStringAsync())!["message"]);
     }
 
     [Theory]

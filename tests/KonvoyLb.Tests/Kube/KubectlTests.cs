@@ -89,11 +89,13 @@ public sealed class KubectlTests
         Assert.Matches(@"(?m)^kubeaddons\s+ingress\s+LoadBalancer\s+10\.96\.0\.50\s+192\.0\.2\.20\s+443:31443/TCP\s+\d+s$", table.Stdout);
     }
 
-    [Fact]
-    public async Task Delete_the_controller_pod_then_wait_until_the_replacement_is_Ready()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // HTTPS with a token: HTTP/2 and its streams for the watches
+    public async Task Delete_the_controller_pod_then_wait_until_the_replacement_is_Ready(bool https)
     {
         var readyAfter = TimeSpan.FromMilliseconds(1500);
-        var (kube, kubeconfig) = await MetalLbCluster(readyAfter);
+        var (kube, kubeconfig) = await MetalLbCluster(readyAfter, https ? new FakeKubeOptions { Https = true, Token = "k" } : null);
         await using var _ = kube;
         var old = await ReadyPodName(kube).WaitAsync(TimeSpan.FromSeconds(5));
 
@@ -116,6 +118,25 @@ public sealed class KubectlTests
     }
 
     [Fact]
+    public async Task Get_watch_prints_table_rows_for_each_change()
+    {
+        var (kube, kubeconfig) = await MetalLbCluster(TimeSpan.FromMilliseconds(300));
+        await using var _ = kube;
+        var old = await ReadyPodName(kube).WaitAsync(TimeSpan.FromSeconds(5));
+        var watching = Kubectl(kubeconfig, "get", "pods", "-n", "kubeaddons", "-w", "--request-timeout=3s");
+        await KubeTestKit.Eventually(() => Task.FromResult(kube.OpenWatches), n => n == 1, TimeSpan.FromSeconds(5), "kubectl's watch");
+        kube.Delete("v1", "pods", "kubeaddons", old);
+        var r = await watching;
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var lines = r.Stdout.TrimEnd().Split('\n');
+        Assert.Matches(@"^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE$", lines[0]);
+        Assert.All(lines.Skip(1), l => Assert.Matches(@"^metallb-controller-\S+\s+\d/1\s+\S+\s+\d+\s+\d+s$", l));
+        Assert.Contains(lines, l => l.StartsWith(old, StringComparison.Ordinal) && l.Contains(" Terminating "));
+        Assert.Contains(lines, l => !l.StartsWith(old, StringComparison.Ordinal) && l.Contains(" ContainerCreating "));
+        Assert.Contains(lines, l => !l.StartsWith(old, StringComparison.Ordinal) && l.Contains("1/1") && l.Contains(" Running "));
+    }
+
+    [Fact]
     public async Task Wait_times_out_on_a_crash_looping_controller()
     {
         var (kube, kubeconfig) = await MetalLbCluster(TimeSpan.Zero, new FakeKubeOptions { CrashLoopInterval = TimeSpan.FromMilliseconds(200) }, PodFailure.CrashLoopBackOff);
@@ -126,6 +147,50 @@ public sealed class KubectlTests
 
         var get = await Kubectl(kubeconfig, "get", "pods", "-n", "kubeaddons");
         Assert.Matches(@"(?m)^metallb-controller-\S+\s+0/1\s+CrashLoopBackOff\s+\d+ \(\d+s ago\)\s+\d+s$", get.Stdout);
+    }
+
+    [Fact]
+    public async Task Apply_patch_scale_and_rollout_restart()
+    {
+        var (kube, kubeconfig) = await MetalLbCluster(TimeSpan.FromMilliseconds(300));
+        await using var _ = kube;
+        var dir = Path.GetDirectoryName(kubeconfig)!;
+        var manifest = Path.Combine(dir, "config.yaml");
+        await File.WriteAllTextAsync(manifest,
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config\n  namespace: kubeaddons\ndata:\n  config: |\n    address-pools: []\n");
+
+        // Client-side apply validates through the server (the fake's OpenAPI v3 says it supports fieldValidation).
+        var created = await Kubectl(kubeconfig, "apply", "-f", manifest);
+        Assert.True(created.ExitCode == 0, created.Stderr);
+        Assert.Equal("configmap/config created", created.Stdout.Trim());
+        await File.WriteAllTextAsync(manifest, (await File.ReadAllTextAsync(manifest)).Replace("[]", "[{name: default}]"));
+        var configured = await Kubectl(kubeconfig, "apply", "-f", manifest);
+        Assert.True(configured.ExitCode == 0, configured.Stderr);
+        Assert.Equal("configmap/config configured", configured.Stdout.Trim());
+        Assert.Contains("name: default", (string?)kube.Get("v1", "configmaps", "kubeaddons", "config")!["data"]!["config"]);
+        var serverSide = await Kubectl(kubeconfig, "apply", "--server-side", "-f", manifest);
+        Assert.True(serverSide.ExitCode == 0, serverSide.Stderr);
+
+        var patched = await Kubectl(kubeconfig, "patch", "configmap", "config", "-n", "kubeaddons", "--type=merge", "-p", "{\"metadata\":{\"labels\":{\"owner\":\"konvoylb\"}}}");
+        Assert.True(patched.ExitCode == 0, patched.Stderr);
+        var label = await Kubectl(kubeconfig, "get", "cm", "-n", "kubeaddons", "-l", "owner=konvoylb", "-o", "name");
+        Assert.Equal("configmap/config", label.Stdout.Trim());
+
+        var scaled = await Kubectl(kubeconfig, "scale", "deployment", "metallb-controller", "-n", "kubeaddons", "--replicas=2");
+        Assert.True(scaled.ExitCode == 0, scaled.Stderr);
+        var rolledOut = await Kubectl(kubeconfig, "rollout", "status", "deployment/metallb-controller", "-n", "kubeaddons", "--timeout=15s");
+        Assert.True(rolledOut.ExitCode == 0, rolledOut.Stderr);
+        Assert.Equal(2, kube.List("v1", "pods", "kubeaddons", MetalLbSelector).Count);
+
+        var before = kube.List("v1", "pods", "kubeaddons", MetalLbSelector).Select(p => (string)p["metadata"]!["name"]!).ToHashSet();
+        var restart = await Kubectl(kubeconfig, "rollout", "restart", "deployment/metallb-controller", "-n", "kubeaddons");
+        Assert.True(restart.ExitCode == 0, restart.Stderr);
+        var status = await Kubectl(kubeconfig, "rollout", "status", "deployment/metallb-controller", "-n", "kubeaddons", "--timeout=15s");
+        Assert.True(status.ExitCode == 0, status.Stderr);
+        Assert.EndsWith("deployment \"metallb-controller\" successfully rolled out", status.Stdout.Trim());
+        var after = await KubeTestKit.Eventually(() => Task.FromResult(kube.List("v1", "pods", "kubeaddons", MetalLbSelector)),
+            pods => pods.Count == 2, TimeSpan.FromSeconds(5), "the old pods to go");
+        Assert.DoesNotContain(after, p => before.Contains((string)p["metadata"]!["name"]!));
     }
 
     [Fact]
