@@ -120,7 +120,7 @@ function Invoke-Demo {
 
 function Invoke-Bench {
     $benchDir = New-Item -ItemType Directory -Force (Join-Path $Out 'bench')
-    foreach ($bench in 'analysis') {
+    foreach ($bench in 'analysis', 'bgp-fuzz') {
         Invoke-Native "$bench benchmark" { dotnet run -c Release --project (Join-Path $Root 'tests/KonvoyLb.Bench') -- $bench (Join-Path $benchDir "$bench.md") }
     }
     Invoke-Native 'import benchmark' { Invoke-Pwsh -File (Join-Path $Root 'tests/KonvoyLb.Bench/Measure-Import.ps1') -ModuleDirectory $ModuleDir -OutFile (Join-Path $benchDir 'import.md') }

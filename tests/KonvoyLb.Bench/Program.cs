@@ -4,6 +4,7 @@ using KonvoyLb.Bench;
 var benchmarks = new Dictionary<string, Func<string>>
 {
     ["analysis"] = AnalysisBench.Run,
+    ["bgp-fuzz"] = BgpFuzzBench.Run,
 };
 if (args.Length != 2 || !benchmarks.TryGetValue(args[0], out var run))
 {
