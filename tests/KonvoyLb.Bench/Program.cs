@@ -6,6 +6,7 @@ var benchmarks = new Dictionary<string, Func<string>>
     ["analysis"] = AnalysisBench.Run,
     ["reachability"] = ReachabilityBench.Run,
     ["restart"] = RestartBench.Run,
+    ["bgp-fuzz"] = BgpFuzzBench.Run,
 };
 if (args.Length != 2 || !benchmarks.TryGetValue(args[0], out var run))
 {

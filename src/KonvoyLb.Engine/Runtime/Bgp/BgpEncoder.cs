@@ -125,9 +125,10 @@ internal static class BgpEncoder
         As4Path? as4 = null;
         if (!options.FourOctetAs && !attributes.Any(a => a is As4Path) &&
             attributes.OfType<AsPath>().FirstOrDefault() is { } path &&
-            path.Segments.Any(s => s.Asns.Any(asn => asn > ushort.MaxValue)))
+            path.Segments.Any(s => s.PathLength > 0 && s.Asns.Any(asn => asn > ushort.MaxValue)))
         {
-            as4 = new As4Path(path.Segments.Where(s => s.Type is AsPathSegmentType.AsSequence or AsPathSegmentType.AsSet).ToArray());
+            // Confederation segments stay out of AS4_PATH (RFC 6793 §3).
+            as4 = new As4Path(path.Segments.Where(s => s.PathLength > 0).ToArray());
         }
         foreach (var attribute in attributes)
         {

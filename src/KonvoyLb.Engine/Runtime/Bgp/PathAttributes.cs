@@ -108,6 +108,21 @@ public sealed record PathAttributes
         Seq.Equal(Communities, other.Communities) && Seq.Equal(LargeCommunities, other.LargeCommunities) &&
         Seq.Equal(Other, other.Other);
 
+    bool PrintMembers(System.Text.StringBuilder sb)
+    {
+        sb.Append($"Origin = {Origin}, AsPath = [{string.Join(' ', AsPath)}]");
+        if (NextHop is not null) sb.Append($", NextHop = {NextHop}");
+        if (NextHopIPv6 is not null) sb.Append($", NextHopIPv6 = {NextHopIPv6}");
+        if (LinkLocalNextHopIPv6 is not null) sb.Append($", LinkLocalNextHopIPv6 = {LinkLocalNextHopIPv6}");
+        if (MultiExitDisc is not null) sb.Append($", MultiExitDisc = {MultiExitDisc}");
+        if (LocalPref is not null) sb.Append($", LocalPref = {LocalPref}");
+        if (AtomicAggregate) sb.Append(", AtomicAggregate");
+        if (Communities.Count > 0) sb.Append($", Communities = [{string.Join(' ', Communities.Select(BgpCommunity.Format))}]");
+        if (LargeCommunities.Count > 0) sb.Append($", LargeCommunities = [{string.Join(' ', LargeCommunities)}]");
+        if (Other.Count > 0) sb.Append($", Other = [{string.Join("; ", Other)}]");
+        return true;
+    }
+
     public override int GetHashCode() =>
         HashCode.Combine(Origin, Seq.Hash(AsPath), NextHop, NextHopIPv6, MultiExitDisc, LocalPref, Seq.Hash(Communities), Seq.Hash(LargeCommunities));
 }
