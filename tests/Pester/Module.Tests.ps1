@@ -81,6 +81,16 @@ Import-Module '$Module'
         $out | Should -Contain 'engine=True'
         $out | Should -Contain 'k8s=False'
     }
+
+    It 'does load KubernetesClient for a cluster cmdlet (so the check above can tell)' {
+        $out = Invoke-Fresh @"
+Import-Module '$Module'
+try { Get-LbService -Kubeconfig '$TestDrive/no-such-kubeconfig' -ErrorAction Stop } catch { 'error=' + `$_.FullyQualifiedErrorId }
+'k8s=' + [bool]([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -eq 'KubernetesClient' })
+"@
+        $out | Should -Contain 'error=KubeconfigNotFound,KonvoyLb.Cluster.GetLbService'
+        $out | Should -Contain 'k8s=True'
+    }
 }
 
 Describe 'Cmdlet assembly' {
