@@ -100,7 +100,6 @@ public sealed class TestLbBgpPeer : FileCmdlet
                     : BgpAdvertisements.RoutesFor(prefix.Address, pool, config.BgpCommunities)[0] with { Prefix = prefix };
             }
         }
-        else if (!ShouldProcess($"BGP peer {settings.PeerAddress}", "Open a BGP session (no routes)")) return;
         _peers.Add((settings, route));
     }
 

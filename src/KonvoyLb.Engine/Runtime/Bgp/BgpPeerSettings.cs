@@ -22,6 +22,11 @@ public sealed record BgpPeerSettings
     /// <summary>Reconnect back-off: first and longest wait.</summary>
     public TimeSpan MinBackoff { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>
+    /// Runs socket creation and interface look-ups inside another network namespace (a test lab);
+    /// null runs them in the process's own, as a speaker in its pod does.
+    /// </summary>
+    public Action<Action>? InNetworkNamespace { get; init; }
 
     public bool IsIbgp => MyAsn == PeerAsn;
 

@@ -274,7 +274,8 @@ public sealed class BgpSession : IAsyncDisposable
 
     async Task<Connection> ConnectAsync(CancellationToken cancel)
     {
-        var socket = new Socket(_s.PeerAddress.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Socket socket = null!;
+        InNamespace(() => socket = new Socket(_s.PeerAddress.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true });
         try
         {
             if (_s.Ttl is { } ttl) socket.Ttl = (short)ttl;
@@ -299,7 +300,9 @@ public sealed class BgpSession : IAsyncDisposable
                 });
             }
             var local = ((IPEndPoint)socket.LocalEndPoint!).Address;
-            var (v4, v6) = NextHops(local);
+            (IPAddress? V4, IPAddress? V6) hops = default;
+            InNamespace(() => hops = NextHops(local));
+            var (v4, v6) = hops;
             return new Connection(socket, new NetworkStream(socket, ownsSocket: false))
             {
                 Local = local,
@@ -312,6 +315,11 @@ public sealed class BgpSession : IAsyncDisposable
             socket.Dispose();
             throw;
         }
+    }
+
+    void InNamespace(Action work)
+    {
+        if (_s.InNetworkNamespace is { } run) run(work); else work();
     }
 
     /// <summary>The next message; the hold timer runs while waiting. A NOTIFICATION from the peer ends the session.</summary>
