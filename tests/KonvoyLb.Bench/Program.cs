@@ -7,6 +7,7 @@ var benchmarks = new Dictionary<string, Func<string>>
     ["reachability"] = ReachabilityBench.Run,
     ["restart"] = RestartBench.Run,
     ["bgp-fuzz"] = BgpFuzzBench.Run,
+    ["bgp"] = BgpBench.Run,
 };
 if (args.Length != 2 || !benchmarks.TryGetValue(args[0], out var run))
 {
