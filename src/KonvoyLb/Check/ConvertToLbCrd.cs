@@ -13,15 +13,8 @@ namespace KonvoyLb.Check;
 /// </summary>
 [Cmdlet(VerbsData.ConvertTo, "LbCrd", DefaultParameterSetName = PathSet, SupportsShouldProcess = true)]
 [OutputType(typeof(string))]
-public sealed class ConvertToLbCrd : FileCmdlet
+public sealed class ConvertToLbCrd : ConfigSourceCmdlet
 {
-    const string MetalLbSet = "MetalLbConfig";
-
-    /// <summary>A MetalLB legacy config file or ConfigMap manifest instead of a cluster.yaml.</summary>
-    [Parameter(ParameterSetName = MetalLbSet, Mandatory = true)]
-    [ValidateNotNullOrEmpty]
-    public string MetalLbConfigPath { get; set; } = "";
-
     /// <summary>The namespace of the resources (MetalLB 0.13+ installs into metallb-system).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -34,8 +27,8 @@ public sealed class ConvertToLbCrd : FileCmdlet
 
     protected override void ProcessRecord()
     {
-        IEnumerable<ConfigDocument> documents = ParameterSetName == MetalLbSet
-            ? new[] { Run(() => MetalLbConfigFile.Load(GetUnresolvedProviderPathFromPSPath(MetalLbConfigPath))) }
+        IEnumerable<ConfigDocument> documents = FromMetalLbConfig
+            ? new[] { LoadMetalLbConfig() }
             : ResolvePaths().Select(p => Load(p).Addon?.Document ?? Run<ConfigDocument>(() => throw new LbException(
                 ErrorId.MetalLbAddonNotFound, ErrorKind.ObjectNotFound, $"'{p}' has no metallb addon entry.", p, fix: "There is nothing to convert.")));
         var yaml = documents.Select(doc => Run(() => CrdConverter.Convert(doc, Namespace))).ToList();

@@ -14,15 +14,8 @@ namespace KonvoyLb.Check;
 [Cmdlet(VerbsDiagnostic.Test, "LbConfig", DefaultParameterSetName = PathSet)]
 [OutputType("KonvoyLb.Engine.Finding")]
 [OutputType(typeof(bool))]
-public sealed class TestLbConfig : FileCmdlet
+public sealed class TestLbConfig : ConfigSourceCmdlet
 {
-    const string MetalLbSet = "MetalLbConfig";
-
-    /// <summary>A MetalLB legacy config file or ConfigMap manifest, for clusters not built with Konvoy.</summary>
-    [Parameter(ParameterSetName = MetalLbSet, Mandatory = true)]
-    [ValidateNotNullOrEmpty]
-    public string MetalLbConfigPath { get; set; } = "";
-
     /// <summary>Konvoy's inventory.yaml; by default the one beside cluster.yaml, when it exists.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -58,15 +51,16 @@ public sealed class TestLbConfig : FileCmdlet
             reserved.Add((g, $"gateway {g.FirstAddress}"));
         string? inventory = InventoryPath is null ? null : GetUnresolvedProviderPathFromPSPath(InventoryPath);
 
-        if (ParameterSetName == MetalLbSet)
+        if (FromMetalLbConfig)
         {
-            string path = GetUnresolvedProviderPathFromPSPath(MetalLbConfigPath);
+            var document = LoadMetalLbConfig();
+            var nodes = inventory is null ? null : Run(() => Inventory.Load(inventory));
             Report(Run(() => ConfigAnalyzer.Analyze(new AnalysisInput
             {
-                Document = MetalLbConfigFile.Load(path),
-                Inventory = inventory is null ? null : Inventory.Load(inventory),
+                Document = document,
+                Inventory = nodes,
                 Reserved = reserved,
-                NodeSubnets = subnets.Count > 0 ? subnets : ConfigAnalyzer.LearnSubnets(inventory is null ? null : Inventory.Load(inventory)),
+                NodeSubnets = subnets.Count > 0 ? subnets : ConfigAnalyzer.LearnSubnets(nodes),
             })));
             return;
         }

@@ -89,6 +89,25 @@ public abstract class FileCmdlet : LbCmdlet
 }
 
 /// <summary>
+/// Commands that read a MetalLB configuration from cluster.yaml (-Path, -LiteralPath) or, for clusters
+/// not built with Konvoy, from a bare legacy config file or ConfigMap manifest (-MetalLbConfigPath).
+/// </summary>
+public abstract class ConfigSourceCmdlet : FileCmdlet
+{
+    protected const string MetalLbSet = "MetalLbConfig";
+
+    /// <summary>A MetalLB legacy config file or ConfigMap manifest instead of a cluster.yaml.</summary>
+    [Parameter(ParameterSetName = MetalLbSet, Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    public string MetalLbConfigPath { get; set; } = "";
+
+    protected bool FromMetalLbConfig => ParameterSetName == MetalLbSet;
+
+    /// <summary>The configuration -MetalLbConfigPath names.</summary>
+    protected ConfigDocument LoadMetalLbConfig() => Run(() => MetalLbConfigFile.Load(GetUnresolvedProviderPathFromPSPath(MetalLbConfigPath)));
+}
+
+/// <summary>
 /// Commands that change cluster.yaml: plan the edit, show the changed lines under -WhatIf/-Confirm,
 /// then write atomically.
 /// </summary>
