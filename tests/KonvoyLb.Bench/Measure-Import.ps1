@@ -46,15 +46,17 @@ for ($i = 0; $i -lt $Runs; $i++) {
 function Get-Median($values) { $s = $values | Sort-Object; $s[[int][math]::Floor($s.Count / 2)] }
 $baseline = Get-Median $times['Get-Content only']
 $withModule = Get-Median $times['Import-Module KonvoyLb + Get-LbAddressPool']
+$inProcess = (Get-Median $importMs) + (Get-Median $firstGetMs)
 $lines = @(
     "| fresh ``pwsh -NoProfile`` running | median of $Runs (ms) |"
     '|---|---:|'
     "| ``Get-Content`` on examples/cluster.yaml | $([math]::Round($baseline)) |"
     "| ``Import-Module KonvoyLb; Get-LbAddressPool`` on the same file | $([math]::Round($withModule)) |"
-    "| **KonvoyLb adds** (target: < 250) | **$([math]::Round($withModule - $baseline))** |"
+    "| difference of the two | $([math]::Round($withModule - $baseline)) |"
+    "| **KonvoyLb's own time inside its process** (``Import-Module`` + first ``Get-LbAddressPool``; target: < 250) | **$([math]::Round($inProcess))** |"
     ''
     "Inside the KonvoyLb process: ``Import-Module`` $([math]::Round((Get-Median $importMs))) ms, first ``Get-LbAddressPool`` $([math]::Round((Get-Median $firstGetMs))) ms (medians)."
-    'The Get-Content process pays for auto-loading Microsoft.PowerShell.Management, which the KonvoyLb process never needs; that is why the difference is smaller than the in-process sum.'
+    'The whole-process difference is smaller than that in-process time because the Get-Content process pays for auto-loading Microsoft.PowerShell.Management, which the KonvoyLb process never needs; the in-process time is the honest upper bound.'
 )
 $lines | Set-Content $OutFile
 $lines | Write-Host
