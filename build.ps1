@@ -146,6 +146,7 @@ function Invoke-Bench {
         Invoke-Native "$bench benchmark" { dotnet run -c Release --project (Join-Path $Root 'tests/KonvoyLb.Bench') -- $bench (Join-Path $benchDir "$bench.md") }
     }
     Invoke-Native 'import benchmark' { Invoke-Pwsh -File (Join-Path $Root 'tests/KonvoyLb.Bench/Measure-Import.ps1') -ModuleDirectory $ModuleDir -OutFile (Join-Path $benchDir 'import.md') }
+    & (Join-Path $Root 'tools/Update-ReadmeFigures.ps1') -Root $Root
 }
 
 Push-Location $Root
