@@ -149,7 +149,6 @@ public sealed class BgpRouter : IDisposable
         ArgumentNullException.ThrowIfNull(host);
         ArgumentNullException.ThrowIfNull(spec);
         var sessions = ValidateSessions(host, spec);
-        EnsureThreadPoolHeadroom();
         RemoveStaleDirectories();
         var dir = Path.Combine(Path.GetTempPath(), "konvoylb-bgp",
             $"{lab.Prefix}-{host.Name}-{spec.Daemon.ToString().ToLowerInvariant()}-{Interlocked.Increment(ref dirCounter)}");
@@ -169,19 +168,6 @@ public sealed class BgpRouter : IDisposable
             router.Dispose();
             throw;
         }
-    }
-
-    /// <summary>
-    /// The lab collects a started process's output with ReadAsync on pipes, which on Linux blocks a
-    /// thread-pool thread per stream for the process's whole life: every daemon holds two. With a
-    /// dozen daemons the pool (minimum: one thread per core) is exhausted, it adds threads only about
-    /// once a second, and every further command then waits up to the lab's 1 s output grace (and may
-    /// come back cut short). A higher minimum lets the pool create those threads at once.
-    /// </summary>
-    static void EnsureThreadPoolHeadroom()
-    {
-        ThreadPool.GetMinThreads(out int workers, out int io);
-        if (workers < 256) ThreadPool.SetMinThreads(256, io);
     }
 
     /// <summary>

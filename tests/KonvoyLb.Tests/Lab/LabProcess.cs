@@ -148,18 +148,23 @@ internal sealed class OutputCapture
 
     public OutputCapture(StreamReader reader)
     {
-        pump = Task.Run(async () =>
+        // A pipe from a child process is read synchronously even through ReadAsync, so each capture gets
+        // a thread of its own: a dozen daemons must not starve the thread pool.
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        pump = done.Task;
+        new Thread(() =>
         {
             var buffer = new char[4096];
             try
             {
                 int n;
-                while ((n = await reader.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+                while ((n = reader.Read(buffer, 0, buffer.Length)) > 0)
                     lock (text) text.Append(buffer, 0, n);
             }
             catch (IOException) { }
             catch (ObjectDisposedException) { }
-        });
+            finally { done.TrySetResult(); }
+        }) { IsBackground = true, Name = "lab output" }.Start();
     }
 
     public string Text { get { lock (text) return text.ToString(); } }
