@@ -272,8 +272,28 @@ public sealed class BgpSession : IAsyncDisposable
 
     static SessionEnded Fail(string message) => new(message);
 
+    /// <summary>
+    /// Connects within the connect timeout. A refusal is retried inside that window: routers refuse for a
+    /// moment after an error (BIRD's error wait, GoBGP's idle hold) and accept right after.
+    /// </summary>
     async Task<Connection> ConnectAsync(CancellationToken cancel)
     {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            try { return await ConnectOnceAsync(cancel).ConfigureAwait(false); }
+            catch (SessionEnded) when (_lastConnectRefused && deadline.Elapsed + TimeSpan.FromMilliseconds(250) < _s.ConnectTimeout)
+            {
+                await Task.Delay(250, cancel).ConfigureAwait(false);
+            }
+        }
+    }
+
+    bool _lastConnectRefused;
+
+    async Task<Connection> ConnectOnceAsync(CancellationToken cancel)
+    {
+        _lastConnectRefused = false;
         Socket socket = null!;
         InNamespace(() => socket = new Socket(_s.PeerAddress.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true });
         try
@@ -291,6 +311,7 @@ public sealed class BgpSession : IAsyncDisposable
             }
             catch (SocketException e)
             {
+                _lastConnectRefused = e.SocketErrorCode == SocketError.ConnectionRefused;
                 throw Fail(e.SocketErrorCode switch
                 {
                     SocketError.ConnectionRefused => $"{_s.PeerAddress}:{_s.Port} refused the TCP connection: nothing listens there, or the router does not accept this peer",
