@@ -39,9 +39,17 @@ try {
         Write-Host $_.Exception.Message -ForegroundColor Yellow
     }
 
-    Write-Host "`n# What changed in cluster.yaml (every other byte is as it was)" -ForegroundColor Cyan
+    Write-Host "`n# What changed in cluster.yaml (every other byte is as it was; the password masked here)" -ForegroundColor Cyan
     Compare-Object $before (Get-Content $cluster) -IncludeEqual:$false |
-        ForEach-Object { '{0} {1}' -f ($_.SideIndicator -eq '=>' ? '+' : '-'), $_.InputObject } | Write-Host
+        ForEach-Object { '{0} {1}' -f ($_.SideIndicator -eq '=>' ? '+' : '-'), ($_.InputObject -replace '(password:\s*).*', '$1********') } | Write-Host
+
+    Write-Host "`n# Check before it hurts: MetalLB's rules and what MetalLB never checks" -ForegroundColor Cyan
+    Test-LbConfig -NodeSubnet 192.168.25.0/24 -ReservedAddress 192.168.25.1 -ErrorAction SilentlyContinue |
+        Format-Table Severity, Code, Subject, Location, Message -AutoSize | Out-String -Width 200 | Write-Host
+    Write-Host "Ready for 'konvoy deploy addons': $(Test-LbConfig -Quiet)"
+
+    Write-Host "`n# The same configuration as MetalLB 0.13+ custom resources (first lines)" -ForegroundColor Cyan
+    (ConvertTo-LbCrd) -split "`n" | Select-Object -First 12 | Write-Host
 }
 finally {
     Pop-Location
