@@ -122,11 +122,11 @@ public sealed class ControllerRestart
             while (true)
             {
                 bool relist = false;
-                var response = _kube.Client.CoreV1.ListNamespacedPodWithHttpMessagesAsync(_ns, labelSelector: _selector, watch: true,
-                    resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: (int)Math.Max(1, timeout.TotalSeconds), cancellationToken: deadline.Token);
                 try
                 {
-                    await foreach (var (type, pod) in response.WatchAsync<V1Pod, V1PodList>(onError: _ => relist = true, cancellationToken: deadline.Token).ConfigureAwait(false))
+                    var events = _kube.Client.CoreV1.WatchListNamespacedPodAsync(_ns, allowWatchBookmarks: true, labelSelector: _selector,
+                        resourceVersion: rv, timeoutSeconds: (int)Math.Max(1, timeout.TotalSeconds), onError: _ => relist = true, cancellationToken: deadline.Token);
+                    await foreach (var (type, pod) in events.ConfigureAwait(false))
                     {
                         if (type == WatchEventType.Error) { relist = true; break; }
                         if (pod?.Metadata?.ResourceVersion is { } v) rv = v;
