@@ -137,9 +137,12 @@ public sealed class TestLbBgpPeer : FileCmdlet
         foreach (var r in all.GetAwaiter().GetResult())
         {
             WriteObject(r);
-            if (!r.Established)
+            if (!r.Established || r.Error is not null)
+            {
+                var id = r.Established ? ErrorId.BgpSessionFailed : r.TcpReached ? ErrorId.BgpOpenRefused : ErrorId.BgpConnectFailed;
                 WriteError(new ErrorRecord(new InvalidOperationException($"BGP peer {r.PeerAddress}: {r.PeerNotification ?? r.Error}"),
-                    (r.TcpReached ? ErrorId.BgpOpenRefused : ErrorId.BgpConnectFailed).ToString(), ErrorCategory.ConnectionError, r.PeerAddress));
+                    id.ToString(), ErrorCategory.ConnectionError, r.PeerAddress));
+            }
         }
     }
 

@@ -216,6 +216,27 @@ public sealed class HostilePeerTests
     }
 
     [Fact]
+    public async Task APeerCheckReportsASessionThatDiesWhileTheTestPrefixIsOut()
+    {
+        using var peer = new HostilePeer();
+        var settings = new BgpPeerSettings
+        {
+            PeerAddress = IPAddress.Loopback, Port = (ushort)peer.Port, MyAsn = MyAs, PeerAsn = PeerAs, RouterId = IPAddress.Parse("192.0.2.2"),
+        };
+        var check = BgpPeerCheck.RunAsync(settings, new BgpRoute(new BgpPrefix(IPAddress.Parse("198.51.100.7"), 32)), TimeSpan.FromSeconds(10), default);
+        using (var c = await peer.AcceptAsync(TimeSpan.FromSeconds(5)))
+        {
+            await c.EstablishAsync();
+            while (await c.ReceiveAsync(TimeSpan.FromSeconds(5)) is not BgpUpdate { Nlri.Count: > 0 }) { }
+            await c.SendAsync(new BgpNotification(6, 4)); // Cease: administrative reset, mid-test
+        }
+        var result = await check;
+        Assert.True(result.Established);
+        Assert.Equal("198.51.100.7/32", result.AnnouncedPrefix);
+        Assert.Contains("administrative reset", result.Error, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task StoppingSendsCeaseWithTheShutdownMessage()
     {
         using var peer = new HostilePeer();

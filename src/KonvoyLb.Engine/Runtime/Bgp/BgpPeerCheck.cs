@@ -60,7 +60,8 @@ public static class BgpPeerCheck
             FourOctetAs = stats.FourOctetAs, IPv4 = stats.IPv4, IPv6 = stats.IPv6,
             MillisecondsToEstablished = stats.TimeToEstablished?.TotalMilliseconds,
             AnnouncedPrefix = announced, LocalAddress = stats.LocalAddress,
-            Error = established ? null : stats.LastError,
+            // Also after Established: a session that dies while the test prefix is out is not a success.
+            Error = stats.LastError,
         };
     }
 }

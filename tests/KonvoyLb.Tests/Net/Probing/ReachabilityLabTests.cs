@@ -163,7 +163,6 @@ public sealed class ReachabilityLabTests : IClassFixture<ReachabilityLab>
     [LabFact]
     public void ADownInterfaceIsReportedNotProbed()
     {
-        var other = _lab.Lab.Hosts.Single(h => h.Name == "other");
         // Use a throwaway host so the shared topology stays intact for the other tests.
         var temp = _lab.Lab.AddHost("down", "02:00:00:00:00:99", "203.0.113.9/24");
         _lab.Lab.SetLinkDown(temp);
@@ -179,7 +178,6 @@ public sealed class ReachabilityLabTests : IClassFixture<ReachabilityLab>
             Assert.True(r.Item2.Status == VipStatus.NoRoute, $"{r.Item2.Status}: {r.Item2.Advice}");
         }
         finally { _lab.Lab.SetLinkUp(temp); }
-        Assert.NotNull(other);
     }
 
     /// <summary>The built module, run the way a user runs it: pwsh inside the deploy namespace.</summary>
