@@ -1,6 +1,6 @@
 namespace KonvoyLb.Tests;
 
-/// <summary>Where the repository's shared fixtures live, and temporary copies of them.</summary>
+/// <summary>Where the repository's own fixtures live (tests/fixtures), and temporary copies of them.</summary>
 public static class TestFiles
 {
     public static string RepoRoot { get; } = FindRoot();
@@ -12,7 +12,7 @@ public static class TestFiles
         return dir?.FullName ?? throw new InvalidOperationException("KonvoyLb.sln not found above the test binaries");
     }
 
-    public static string Fixtures => Path.Combine(RepoRoot, "..", "shared", "fixtures", "konvoy");
+    public static string Fixtures => Path.Combine(RepoRoot, "tests", "fixtures", "konvoy");
     public static string Fixture(string name) => Path.Combine(Fixtures, name);
     public static IEnumerable<string> ClusterFixtures() => Directory.GetFiles(Fixtures, "*.cluster.yaml").OrderBy(f => f);
 

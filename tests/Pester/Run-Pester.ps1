@@ -12,7 +12,7 @@ $ErrorActionPreference = 'Stop'
 Import-Module $PesterPath -Force
 $env:KONVOYLB_MODULE = Join-Path (Resolve-Path $ModuleDirectory) 'KonvoyLb.psd1'
 $env:KONVOYLB_OTHER_YAMLDOTNET = $OtherYamlDotNet
-$env:KONVOYLB_FIXTURES = Join-Path $PSScriptRoot '../../../shared/fixtures/konvoy' | Resolve-Path
+$env:KONVOYLB_FIXTURES = Join-Path $PSScriptRoot '../fixtures/konvoy' | Resolve-Path
 
 $config = New-PesterConfiguration
 $config.Run.Path = $PSScriptRoot
