@@ -27,8 +27,9 @@ try {
     Write-Host "`n# Make the changes" -ForegroundColor Cyan
     Set-LbAddressPool -Name default -AddAddress 192.168.25.91-192.168.25.99 -PassThru | Format-Table
     Set-LbAddressPool -Name ipv6 -Address 2001:db8:25::/120 -AutoAssign $false -PassThru | Format-Table
+    # -Verbose shows the lines each change wrote; the module masks the password in them.
     Set-LbBgpPeer -PeerAddress 192.168.25.2 -MyAsn 64512 -PeerAsn 64500 -HoldTime ([timespan]::FromSeconds(30)) `
-        -Password (ConvertTo-SecureString 'hunter2' -AsPlainText -Force) -PassThru | Format-Table
+        -Password (ConvertTo-SecureString 'hunter2' -AsPlainText -Force) -PassThru -Verbose | Format-Table
 
     Write-Host '# A change MetalLB would refuse is refused, with every problem, and the file stays as it is' -ForegroundColor Cyan
     try {
@@ -39,9 +40,9 @@ try {
         Write-Host $_.Exception.Message -ForegroundColor Yellow
     }
 
-    Write-Host "`n# What changed in cluster.yaml (every other byte is as it was; the password masked here)" -ForegroundColor Cyan
-    Compare-Object $before (Get-Content $cluster) -IncludeEqual:$false |
-        ForEach-Object { '{0} {1}' -f ($_.SideIndicator -eq '=>' ? '+' : '-'), ($_.InputObject -replace '(password:\s*).*', '$1********') } | Write-Host
+    $after = Get-Content $cluster
+    $changed = @(Compare-Object $before $after).Count
+    Write-Host "`n# cluster.yaml: $changed of $($after.Count) lines differ after all the changes; every other byte is as it was" -ForegroundColor Cyan
 
     Write-Host "`n# Check before it hurts: MetalLB's rules and what MetalLB never checks" -ForegroundColor Cyan
     Test-LbConfig -NodeSubnet 192.168.25.0/24 -ReservedAddress 192.168.25.1 -ErrorAction SilentlyContinue |

@@ -19,6 +19,8 @@ public enum ErrorId
     MetalLbAddonNotFound,
     ValuesNotYaml,
     ValuesNotBlockScalar,
+    ValuesNotMapping,
+    ConfigInlineNotMapping,
     // MetalLB configuration rules (MetalLB's own)
     UnknownKey,
     WrongType,
@@ -40,6 +42,7 @@ public enum ErrorId
     UnknownBfdProfile,
     InvalidBfdProfile,
     EbgpMultihopOnIbgp,
+    InvalidPassword,
     InvalidNodeSelector,
     OverlappingAddresses,
     // What MetalLB never checks (Test-LbConfig)

@@ -94,6 +94,9 @@ public sealed class ConfigValidator
             if (p.RouterId is not null && !(IPAddress.TryParse(p.RouterId, out var rid) && rid.AddressFamily == AddressFamily.InterNetwork))
                 Error(ErrorId.InvalidAddress, path + "/router-id", subject, $"router-id '{p.RouterId}' is not an IPv4 address (BGP identifiers are IPv4-shaped)");
 
+            if (p.RevealPassword() is { } password && System.Text.Encoding.UTF8.GetByteCount(password) > Net.TcpMd5.MaxKeyBytes)
+                Error(ErrorId.InvalidPassword, path + "/password", subject,
+                    $"the password has {System.Text.Encoding.UTF8.GetByteCount(password)} bytes; TCP MD5 (RFC 2385, Linux TCP_MD5SIG) takes at most {Net.TcpMd5.MaxKeyBytes}: use a shorter password on both sides");
             TimeSpan hold = TimeSpan.FromSeconds(90);
             if (p.HoldTime is not null)
             {

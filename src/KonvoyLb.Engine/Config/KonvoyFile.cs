@@ -28,6 +28,8 @@ public sealed class MetalLbAddon
     public string? RepositoryUrl { get; init; }
     public bool Enabled { get; init; }
     public int Line => Entry.Line;
+    /// <summary>'values' is a quoted or plain string: an edit writes it anew as a literal block.</summary>
+    public bool ValuesIsInlineString => ValuesNode is { IsBlock: false, IsNull: false };
     public ConfigDocument Document { get; init; } = null!;
     public MetalLbConfig Config => Document.Config;
 }
@@ -149,6 +151,11 @@ public sealed class KonvoyFile
     MetalLbAddon ReadAddon(YMap repo, YSeq list, YMap entry)
     {
         var enabledNode = entry["enabled"] as YScalar;
+        if (entry["values"] is { } written and not YScalar)
+            // Konvoy hands values to Helm as one string; a mapping here is not read as the user meant.
+            throw new LbException(ErrorId.ValuesNotBlockScalar, ErrorKind.InvalidData,
+                $"the metallb addon's 'values' is written as a YAML {(written is YSeq ? "list" : "mapping")}, but Konvoy reads it as one string of Helm values.",
+                Path, Locate(written), "values must be a block string: write 'values: |' and indent the Helm values (configInline: ...) under it.");
         var valuesNode = entry["values"] as YScalar;
         BlockScalarView? view = null;
         YNode? valuesRoot = null;
@@ -174,7 +181,15 @@ public sealed class KonvoyFile
                 $"the metallb addon's 'values' block is not valid YAML: {Inner(e).Message}", Path, at,
                 "Fix the indentation inside the values block: every line must be indented at least as far as its first line.", inner: e);
         }
+        if (valuesRoot is not (null or YMap or YScalar { IsNull: true }))
+            throw new LbException(ErrorId.ValuesNotMapping, ErrorKind.InvalidData,
+                "the metallb addon's values are not a mapping of Helm values.", Path, locate(valuesRoot),
+                "Make the values a YAML mapping with a 'configInline' key (configInline: then MetalLB's address-pools, peers, ...).");
         var configInline = (valuesRoot as YMap)?["configInline"];
+        if (configInline is not (null or YMap or YScalar { IsNull: true }))
+            throw new LbException(ErrorId.ConfigInlineNotMapping, ErrorKind.InvalidData,
+                $"'configInline' is {(configInline is YSeq ? "a list" : $"the value '{((YScalar)configInline).Value}'")}, not MetalLB's configuration.", Path, locate(configInline),
+                "configInline must be a mapping: put address-pools (and peers, bgp-communities) on the lines under it, indented.");
         return new MetalLbAddon
         {
             Repository = repo, AddonsList = list, Entry = entry, ValuesNode = valuesNode, Values = view,
@@ -183,6 +198,40 @@ public sealed class KonvoyFile
             Enabled = enabledNode is not null && ScalarText.ParseBool(enabledNode.Value) == true,
             Document = new ConfigDocument(configInline, locate, Locate((YNode?)valuesNode ?? entry)),
         };
+    }
+
+    /// <summary>
+    /// The file's text with the characters of every BGP password scalar replaced by ********, line for
+    /// line (so a diff of two masked texts lines up with the diff of the real ones). The spans come from
+    /// the parser, whatever the style: block or flow peers, quoted or plain passwords. When the values
+    /// are a quoted string, whose inner positions do not map to the file, the whole values string is
+    /// masked if any peer has a password.
+    /// </summary>
+    public string MaskedText()
+    {
+        if (Addon is not { } addon || ((addon.ValuesRoot as YMap)?["configInline"] as YMap)?["peers"] is not YSeq peers) return Text;
+        var spans = new List<(int Start, int End)>();
+        foreach (var password in peers.Items.OfType<YMap>().Select(p => p["password"]).OfType<YScalar>())
+        {
+            if (addon.Values is { } view) spans.Add((view.ToOuter(password.Start), view.ToOuter(password.End)));
+            else if (addon.ValuesNode is { } values) spans.Add((values.Start, values.End));
+        }
+        var sb = new StringBuilder(Text.Length);
+        int pos = 0;
+        foreach (var (start, end) in spans.Distinct().OrderBy(x => x.Start))
+        {
+            if (start < pos) continue;
+            sb.Append(Text, pos, start - pos);
+            // Each line's part of the secret becomes ********; the line breaks inside it stay.
+            bool masked = false;
+            for (int i = start; i < end; i++)
+            {
+                if (Text[i] is '\n' or '\r') { sb.Append(Text[i]); masked = false; }
+                else if (!masked) { sb.Append("********"); masked = true; }
+            }
+            pos = end;
+        }
+        return sb.Append(Text, pos, Text.Length - pos).ToString();
     }
 
     /// <summary>All of MetalLB's rules on the file as it is: read problems and validation.</summary>
@@ -230,15 +279,24 @@ public sealed class KonvoyFile
             return;
         }
         if (addon.Values is not { } view)
-            throw new LbException(ErrorId.ValuesNotBlockScalar, ErrorKind.NotImplemented,
-                "the metallb addon's 'values' is a quoted or plain string, which cannot be edited in place.", Path, Locate(addon.ValuesNode),
-                "Rewrite it as a literal block ('values: |' followed by the indented YAML) and run the command again.");
+        {
+            // A quoted or plain values string: edit its text as a document of its own, then write the
+            // one scalar anew as a literal block ('values: |'); every other byte of the file stays.
+            var text = addon.ValuesNode.Value;
+            var inner = new YamlEditor(text, IndentStyle.Detect(addon.ValuesRoot, IndentStyle.Default), "\n");
+            PlanConfigInline(inner, addon, desired);
+            outer.SetEntry(addon.Entry, "values", new DLiteral(inner.Apply()));
+            return;
+        }
         var editor = new YamlEditor(view.Inner, IndentStyle.Detect(addon.ValuesRoot, IndentStyle.Default), "\n");
-        if (addon.ValuesRoot is YMap root) editor.SetEntry(root, "configInline", desired);
-        else if (addon.ValuesRoot is null) editor.Add(new TextEdit(0, 0, editor.RenderEntry("configInline", desired, 0) + "\n"));
-        else throw new LbException(ErrorId.ValuesNotYaml, ErrorKind.InvalidData, "the metallb addon's values are not a mapping of Helm values.",
-            Path, Locate(addon.ValuesNode), "Make 'values' a YAML mapping with a 'configInline' key.");
+        PlanConfigInline(editor, addon, desired);
         foreach (var e in editor.Edits) outer.Add(view.ToOuter(e));
+    }
+
+    static void PlanConfigInline(YamlEditor editor, MetalLbAddon addon, DNode desired)
+    {
+        if (addon.ValuesRoot is YMap root) editor.SetEntry(root, "configInline", desired);
+        else editor.Add(new TextEdit(0, 0, editor.RenderEntry("configInline", desired, 0) + "\n"));
     }
 
     void AddEntry(YamlEditor outer, MetalLbConfig config)

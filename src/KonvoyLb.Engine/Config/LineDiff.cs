@@ -7,7 +7,7 @@ public sealed record LineChange(char Kind, int Line, string Text)
 }
 
 /// <summary>The lines that differ between two texts (longest common subsequence on the changed middle).</summary>
-public static partial class LineDiff
+public static class LineDiff
 {
     public static List<LineChange> Compute(string oldText, string newText)
     {
@@ -37,10 +37,15 @@ public static partial class LineDiff
 
     static string[] Split(string text) => text.Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
 
-    /// <summary>The changes one per line; BGP passwords are masked, since -WhatIf and -Verbose text ends up in logs.</summary>
-    public static string Format(IEnumerable<LineChange> changes) =>
-        string.Join(Environment.NewLine, changes.Select(c => c with { Text = Secret().Replace(c.Text, "$1********") }));
-
-    [System.Text.RegularExpressions.GeneratedRegex(@"^(\s*(?:-\s+)?password:\s*)\S.*$")]
-    private static partial System.Text.RegularExpressions.Regex Secret();
+    /// <summary>
+    /// The changes one per line, each shown as the same line of <paramref name="oldShown"/> or
+    /// <paramref name="newShown"/>: texts of the same lines with the secrets masked
+    /// (<see cref="KonvoyFile.MaskedText"/>), since -WhatIf and -Verbose text ends up in logs.
+    /// </summary>
+    public static string Format(IEnumerable<LineChange> changes, string oldShown, string newShown)
+    {
+        var before = Split(oldShown);
+        var after = Split(newShown);
+        return string.Join(Environment.NewLine, changes.Select(c => c with { Text = (c.Kind == '-' ? before : after)[c.Line - 1] }));
+    }
 }

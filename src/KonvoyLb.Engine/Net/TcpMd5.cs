@@ -8,13 +8,15 @@ namespace KonvoyLb.Engine.Net;
 /// <summary>RFC 2385 TCP MD5 signatures on a socket, set before connect (TCP_MD5SIG).</summary>
 public static class TcpMd5
 {
-    const int IpProtoTcp = 6, TcpMd5Sig = 14, StructSize = 216, MaxKey = 80;
+    const int IpProtoTcp = 6, TcpMd5Sig = 14, StructSize = 216;
+    /// <summary>The longest key the kernel takes (TCP_MD5SIG_MAXKEYLEN).</summary>
+    public const int MaxKeyBytes = 80;
 
     /// <summary>The 216-byte struct tcp_md5sig for a peer and key.</summary>
     public static byte[] Struct(IPAddress peer, string key)
     {
         var keyBytes = Encoding.UTF8.GetBytes(key);
-        if (keyBytes.Length > MaxKey) throw new ArgumentException($"a TCP MD5 key has at most {MaxKey} bytes", nameof(key));
+        if (keyBytes.Length > MaxKeyBytes) throw new ArgumentException($"a TCP MD5 key has at most {MaxKeyBytes} bytes", nameof(key));
         var s = new byte[StructSize];
         var address = peer.GetAddressBytes();
         if (peer.AddressFamily == AddressFamily.InterNetwork)

@@ -145,12 +145,15 @@ public abstract class EditCmdlet : FileCmdlet
             }
             else
             {
-                WarnAboutCluster(file, newText);
-                string diff = LineDiff.Format(LineDiff.Compute(file.Text, newText));
-                string description = $"{action} {target} in {path}:{Environment.NewLine}{diff}";
+                var changed = Run(() => KonvoyFile.FromBytes(file.Path, file.Encode(newText)));
+                WarnAboutCluster(changed);
+                string diff = LineDiff.Format(LineDiff.Compute(file.Text, newText), file.MaskedText(), changed.MaskedText());
+                string note = config is not null && file.Addon is { ValuesIsInlineString: true }
+                    ? $"{Environment.NewLine}(values is a quoted string: it is written anew as a literal block, 'values: |', with the same content)" : "";
+                string description = $"{action} {target} in {path}:{note}{Environment.NewLine}{diff}";
+                // ShouldProcess shows the description under -WhatIf, -Confirm and -Verbose: once.
                 if (!ShouldProcess(description, description + Environment.NewLine + "Continue?", action)) continue;
                 Run(() => file.Save(newText));
-                WriteVerbose(description);
             }
             if (!PassThru) continue;
             if (result is not null) WriteObject(WithPath(result, path));
@@ -162,11 +165,10 @@ public abstract class EditCmdlet : FileCmdlet
     /// MetalLB accepted the new configuration; warn about what it never checks (pools over node IPs,
     /// the pod or service subnet, the control-plane VIP, outside the nodes' subnet).
     /// </summary>
-    void WarnAboutCluster(KonvoyFile file, string newText)
+    void WarnAboutCluster(KonvoyFile changed)
     {
         try
         {
-            var changed = KonvoyFile.FromBytes(file.Path, file.Encode(newText));
             foreach (var f in ConfigAnalyzer.Analyze(ConfigAnalyzer.ForKonvoyFile(changed)).Where(f => f.Severity >= Engine.Severity.Warning))
                 WriteWarning(f.ToString());
         }

@@ -76,7 +76,9 @@ public sealed class YamlEditor
         int pos = 0;
         foreach (var e in sorted)
         {
-            if (e.Start < pos) throw new InvalidOperationException($"overlapping edits at offset {e.Start}");
+            if (e.Start < pos)
+                throw new LbException(ErrorId.EditVerificationFailed, ErrorKind.InvalidOperation,
+                    $"two planned edits overlap at offset {e.Start}; nothing was written.", fix: "Please report this with the file.");
             sb.Append(text, pos, e.Start - pos).Append(e.Text);
             pos = e.End;
         }
@@ -88,7 +90,7 @@ public sealed class YamlEditor
     // ---- reconciliation ------------------------------------------------------------------------
 
     /// <summary>Makes the node say <paramref name="want"/>; nothing happens when it already does.</summary>
-    public void Reconcile(YNode have, DNode want)
+    void Reconcile(YNode have, DNode want)
     {
         if (want.Matches(have)) return;
         switch (have, want)
@@ -102,12 +104,48 @@ public sealed class YamlEditor
             case (YSeq s, DSeq d) when !s.IsFlow && d.Items.Count > 0:
                 ReconcileSeq(s, d);
                 return;
+            case (YMap m, DMap d) when m.IsFlow && m.Entries.Count > 0 && d.Entries.Count > 0 && CanStayFlow(want)
+                                        && m.Entries.All(e => e.Value is YScalar):
+                ReconcileFlowMap(m, d);
+                return;
             case (YMap or YSeq, DMap or DSeq) when have.IsFlow && CanStayFlow(want):
                 _edits.Add(new(have.Start, have.End, want.ToFlow()));
                 return;
             default:
-                throw new NotSupportedException("this node can only be replaced together with its key");
+                throw new CannotEditInPlace();
         }
+    }
+
+    /// <summary>
+    /// A node that cannot become the wanted one by edits inside it (a scalar that must become a map, a
+    /// list item that must become empty). The caller re-renders the enclosing value; it never leaves the editor.
+    /// </summary>
+    sealed class CannotEditInPlace : Exception;
+
+    /// <summary>
+    /// A flow map of scalars (<c>{peer-address: 10.1.0.1, password: x}</c>): only the pairs that change
+    /// are touched, so the keys keep their order and the untouched pairs their bytes.
+    /// </summary>
+    void ReconcileFlowMap(YMap m, DMap want)
+    {
+        for (int i = 0; i < m.Entries.Count; i++)
+        {
+            var (key, value) = m.Entries[i];
+            if (want[key.Value] is not { } wanted)
+            {
+                // Remove the pair with the comma that separates it from its neighbour.
+                bool onlyLast = i == m.Entries.Count - 1;
+                int start = onlyLast && i > 0 ? m.Entries[i - 1].Value.End : key.Start;
+                int end = onlyLast ? value.End : m.Entries[i + 1].Key.Start;
+                _edits.Add(new(start, end, ""));
+            }
+            else if (!wanted.Matches(value))
+                _edits.Add(new(value.Start, value.End, ScalarText.RenderLike((YScalar)value, (DScalar)wanted, flow: true)));
+        }
+        var added = want.Entries.Where(e => m.Find(e.Key) is null)
+            .Select(e => ", " + ScalarText.Render(DNode.Str(e.Key), flow: true) + ": " + e.Value.ToFlow());
+        string tail = string.Concat(added);
+        if (tail.Length > 0) _edits.Add(new(m.Entries[^1].Value.End, m.Entries[^1].Value.End, tail));
     }
 
     static bool CanStayFlow(DNode want) => want switch
@@ -153,9 +191,13 @@ public sealed class YamlEditor
         if (sameShape)
         {
             if (have.IsFlow && want is DSeq { Items.Count: 0 } or DMap { Entries.Count: 0 })
+            {
                 _edits.Add(new(have.Start, have.End, want is DSeq ? "[]" : "{}"));
-            else Reconcile(have, want);
-            return;
+                return;
+            }
+            int planned = _edits.Count;
+            try { Reconcile(have, want); return; }
+            catch (CannotEditInPlace) { _edits.RemoveRange(planned, _edits.Count - planned); }
         }
         // Different shape (scalar <-> collection, block <-> empty): rewrite everything after the key.
         int colon = _text.IndexOf(':', key.End);
@@ -187,7 +229,7 @@ public sealed class YamlEditor
         if (InlineAfterDash(k))
         {
             // "- name: a" → removing the first key of a list item pulls the next key up behind the dash.
-            if (m.Entries.Count == 1) throw new NotSupportedException("cannot empty a list item in place");
+            if (m.Entries.Count == 1) throw new CannotEditInPlace();
             var next = m.Entries[index + 1].Key;
             // Whole comment lines between the removed entry and the next key survive, moved above the item's line.
             int between = LineAfter(v.End), nextLine = LineStart(next.Start);
@@ -228,8 +270,28 @@ public sealed class YamlEditor
         }
         var order = match.Where(i => i >= 0).ToList();
         if (!order.SequenceEqual(order.Order()))
-            throw new NotSupportedException("reordering list items is not supported");
+        {
+            // A new order: the list is written anew in the document's style (its items are re-rendered).
+            RenderSeqAnew(s, want);
+            return;
+        }
+        int planned = _edits.Count;
+        try { ReconcileSeqInOrder(s, want, used, match); }
+        catch (CannotEditInPlace)
+        {
+            _edits.RemoveRange(planned, _edits.Count - planned);
+            RenderSeqAnew(s, want);
+        }
+    }
 
+    void RenderSeqAnew(YSeq s, DSeq want)
+    {
+        int start = LineStart(s.Items[0].Start), end = LineAfter(s.Items[^1].End);
+        _edits.Add(new(start, end, string.Join(Eol, want.Items.Select(i => RenderItem(i, s.Column - 1))) + Eol));
+    }
+
+    void ReconcileSeqInOrder(YSeq s, DSeq want, bool[] used, int[] match)
+    {
         for (int i = 0; i < s.Items.Count; i++)
             if (!used[i]) RemoveItem(s, i);
         int previous = -1;
