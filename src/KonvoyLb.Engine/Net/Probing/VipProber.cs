@@ -150,16 +150,25 @@ public sealed class VipProber : IDisposable
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel, _stop.Token);
         var throttle = new SemaphoreSlim(Math.Max(1, _options.ThrottleLimit));
         int done = 0;
-        var observations = await Task.WhenAll(plan.Items.Select(async (item, index) =>
+        Observation[] observations;
+        try
         {
-            await throttle.WaitAsync(linked.Token).ConfigureAwait(false);
-            try { return await ProbeOne(item.Target, item.Route, item.Link, (ushort)index, linked.Token).ConfigureAwait(false); }
-            finally
+            observations = await Task.WhenAll(plan.Items.Select(async (item, index) =>
             {
-                throttle.Release();
-                progress?.Report(Interlocked.Increment(ref done));
-            }
-        })).ConfigureAwait(false);
+                await throttle.WaitAsync(linked.Token).ConfigureAwait(false);
+                try { return await ProbeOne(item.Target, item.Route, item.Link, (ushort)index, linked.Token).ConfigureAwait(false); }
+                finally
+                {
+                    throttle.Release();
+                    progress?.Report(Interlocked.Increment(ref done));
+                }
+            })).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not (OperationCanceledException or LbException))
+        {
+            throw new LbException(ErrorId.ProbeFailed, ErrorKind.InvalidOperation,
+                $"sending the probes failed ({e.Message}); the results would be wrong, so none are reported.", null, inner: e);
+        }
 
         if (_loopFailure is { } failure)
             throw new LbException(ErrorId.ProbeFailed, ErrorKind.InvalidOperation,
@@ -308,23 +317,38 @@ public sealed class VipProber : IDisposable
         _loops.Add(Guard(() => IcmpLoop(_icmp6!, v6: true)));
     }
 
-    Exception? _loopFailure;
+    volatile Exception? _loopFailure;
 
-    /// <summary>A receive loop that dies would make every address look free: remember why, and fail the run.</summary>
+    /// <summary>
+    /// A receive loop that dies would make every address look free: only a loop ended by
+    /// <see cref="Dispose"/> ends quietly; any other end (a socket error, a socket closed under it)
+    /// is remembered and fails the run.
+    /// </summary>
     Task Guard(Func<Task> loop) => Task.Run(async () =>
     {
-        try { await loop().ConfigureAwait(false); }
+        try
+        {
+            await loop().ConfigureAwait(false);
+            if (!_stop.IsCancellationRequested) _loopFailure ??= new IOException("a receive loop ended before the probes were done");
+        }
+        catch (Exception) when (_stop.IsCancellationRequested) { }
         catch (Exception e) { _loopFailure ??= e; }
     });
+
+    /// <summary>For tests: closes the receive sockets under the running loops, as a failing socket would.</summary>
+    internal void BreakReceiveSocketsForTest()
+    {
+        foreach (var s in _arp.Values) s.Dispose();
+        _icmp4?.Dispose();
+        _icmp6?.Dispose();
+    }
 
     async Task ArpLoop(PacketSocket socket)
     {
         var buffer = new byte[2048];
         while (!_stop.IsCancellationRequested)
         {
-            int n;
-            try { n = await socket.ReceiveAsync(buffer, _stop.Token).ConfigureAwait(false); }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException) { return; }
+            int n = await socket.ReceiveAsync(buffer, _stop.Token).ConfigureAwait(false);
             if (ArpPacket.TryParseFrame(buffer.AsSpan(0, n), out var arp) && arp.Operation == ArpPacket.Reply
                 && _pending.TryGetValue(arp.SenderIp, out var p))
                 p.Macs.TryAdd(FormatMac(arp.SenderMac), 0);
@@ -337,9 +361,7 @@ public sealed class VipProber : IDisposable
         EndPoint any = new IPEndPoint(v6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
         while (!_stop.IsCancellationRequested)
         {
-            SocketReceiveFromResult r;
-            try { r = await socket.ReceiveFromAsync(buffer, SocketFlags.None, any, _stop.Token).ConfigureAwait(false); }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException) { return; }
+            var r = await socket.ReceiveFromAsync(buffer, SocketFlags.None, any, _stop.Token).ConfigureAwait(false);
             long now = Stopwatch.GetTimestamp();
             var from = ((IPEndPoint)r.RemoteEndPoint).Address;
             ReadOnlySpan<byte> icmp = buffer.AsSpan(0, r.ReceivedBytes);

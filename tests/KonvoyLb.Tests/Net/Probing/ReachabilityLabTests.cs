@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using KonvoyLb.Engine;
 using KonvoyLb.Engine.Net;
 using KonvoyLb.Engine.Net.Probing;
 using KonvoyLb.Tests.Lab;
@@ -158,6 +159,22 @@ public sealed class ReachabilityLabTests : IClassFixture<ReachabilityLab>
             Assert.Contains("no route", results[none].Advice);
         }
         Assert.All(results.Values.Where(r => r.Route == RouteKind.OnLink), r => Assert.Equal(IPAddress.Parse(r.Address.AddressFamily == AddressFamily.InterNetwork ? "192.0.2.10" : "2001:db8:1::10"), r.SourceAddress));
+    }
+
+    [LabFact]
+    public void AReceiveLoopThatDiesFailsTheRunInsteadOfCallingEveryAddressFree()
+    {
+        var e = _lab.Lab.RunIn(_lab.Deploy, () =>
+        {
+            using var prober = new VipProber(new ProbeOptions { Timeout = TimeSpan.FromMilliseconds(800) });
+            var plan = prober.Prepare(new[] { new ProbeTarget(IPAddress.Parse("192.0.2.60"), "p"), new ProbeTarget(IPAddress.Parse("2001:db8:1::60"), "p") });
+            var run = prober.RunAsync(plan, new HashSet<IPAddress>(), null, CancellationToken.None);
+            Thread.Sleep(300); // the probes are out; the answers would be awaited now
+            prober.BreakReceiveSocketsForTest();
+            return Assert.Throws<LbException>(() => run.GetAwaiter().GetResult());
+        }, TimeSpan.FromSeconds(30));
+        Assert.Equal(ErrorId.ProbeFailed, e.Id);
+        Assert.Contains("none are reported", e.Message);
     }
 
     [LabFact]
