@@ -22,8 +22,7 @@ public static class AtomicFile
             try { current = File.ReadAllBytes(path); }
             catch (IOException e) { throw Failed(path, e); }
             if (!current.AsSpan().SequenceEqual(expected))
-                throw new LbException(ErrorId.FileChangedOnDisk, ErrorKind.InvalidOperation,
-                    $"'{path}' changed on disk after it was read; nothing was written so that the other change is not lost.", path,
+                throw new LbException(ErrorId.FileChangedOnDisk, $"'{path}' changed on disk after it was read; nothing was written so that the other change is not lost.", path,
                     fix: "Run the command again: it will apply to the file as it is now.");
         }
         string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
@@ -45,6 +44,5 @@ public static class AtomicFile
         }
     }
 
-    static LbException Failed(string path, Exception e) => new(ErrorId.FileWriteFailed, ErrorKind.WriteError,
-        $"cannot write '{path}': {e.Message}", path, fix: "Check that the directory is writable and the disk is not full.", inner: e);
+    static LbException Failed(string path, Exception e) => new(ErrorId.FileWriteFailed, $"cannot write '{path}': {e.Message}", path, fix: "Check that the directory is writable and the disk is not full.", inner: e);
 }

@@ -65,7 +65,7 @@ data:
     }
 
     It 'rejects a reserved address that is not an address' {
-        { Test-LbConfig -Path (New-Cluster) -ReservedAddress 'gateway' } | Should -Throw -ErrorId 'InvalidArgument,*'
+        { Test-LbConfig -Path (New-Cluster) -ReservedAddress 'gateway' } | Should -Throw -ErrorId 'InvalidAddress,*'
     }
 
     It 'makes Set-LbAddressPool warn (not fail) about a pool over a node address' {

@@ -55,17 +55,6 @@ public static class ConfigAnalyzer
     public static List<NodeSubnet> LearnSubnets(Inventory? inventory) =>
         inventory is null ? new() : LocalNetwork.SubnetsHolding(inventory.Hosts.Select(h => h.IP).OfType<IPAddress>());
 
-    /// <summary>An address, a CIDR or a first-last range, as users give them on the command line.</summary>
-    public static bool TryParseAddressOrRange(string text, out IpRange range, out string? error)
-    {
-        error = null;
-        // A single address is parsed as strictly as pool entries (no "10.1", "0x0a000001", "fe80::1%eth0"):
-        // as the one-address CIDR it stands for.
-        string t = text.Trim();
-        if (!t.Contains('/') && !t.Contains('-') && IpRange.TryParse($"{t}/{(t.Contains(':') ? 128 : 32)}", out range, out _)) return true;
-        return IpRange.TryParse(text, out range, out error);
-    }
-
     public static List<Finding> Analyze(AnalysisInput input)
     {
         var doc = input.Document;

@@ -50,8 +50,7 @@ public static class ConfigChanges
             if (!(pool.Addresses ??= new()).Contains(a)) pool.Addresses.Add(a);
         foreach (var a in change.RemoveAddresses ?? new())
             if (pool.Addresses?.Remove(a) != true)
-                throw new LbException(ErrorId.InvalidArgument, ErrorKind.InvalidArgument,
-                    $"pool '{name}' has no address entry '{a}'.", a,
+                throw new LbException(ErrorId.InvalidArgument, $"pool '{name}' has no address entry '{a}'.", a,
                     fix: $"Entries are removed as written; the pool has: {string.Join(", ", pool.Addresses ?? new())}.");
         if (change.AutoAssign is not null) pool.AutoAssign = change.AutoAssign;
         if (change.AvoidBuggyIps is not null) pool.AvoidBuggyIps = change.AvoidBuggyIps;
@@ -61,7 +60,7 @@ public static class ConfigChanges
 
     public static AddressPool RemovePool(MetalLbConfig c, string name)
     {
-        var pool = FindPool(c, name) ?? throw NotFound(ErrorId.PoolNotFound, "address pool", name, c.AddressPools?.Select(p => p.Name));
+        var pool = FindPool(c, name) ?? throw LbErrors.PoolNotFound(name, null, c.AddressPools?.Select(p => p.Name));
         c.AddressPools!.Remove(pool);
         return pool;
     }
@@ -96,7 +95,7 @@ public static class ConfigChanges
     public static BgpPeer RemovePeer(MetalLbConfig c, string address, ushort? port)
     {
         var peer = FindPeer(c, address, port)
-            ?? throw NotFound(ErrorId.PeerNotFound, "BGP peer", address, c.Peers?.Select(p => p.PeerAddress ?? "?"));
+            ?? throw LbErrors.PeerNotFound(address, null, c.Peers?.Select(p => p.PeerAddress ?? "?"));
         c.Peers!.Remove(peer);
         if (c.Peers.Count == 0) c.Peers = null; // no peers: drop the key rather than leave "peers: []"
         return peer;
@@ -114,16 +113,9 @@ public static class ConfigChanges
     public static BgpCommunity RemoveCommunity(MetalLbConfig c, string name)
     {
         var community = c.BgpCommunities?.FirstOrDefault(x => x.Name == name)
-            ?? throw NotFound(ErrorId.CommunityNotFound, "BGP community alias", name, c.BgpCommunities?.Select(x => x.Name));
+            ?? throw LbErrors.CommunityNotFound(name, null, c.BgpCommunities?.Select(x => x.Name));
         c.BgpCommunities!.Remove(community);
         if (c.BgpCommunities.Count == 0) c.BgpCommunities = null;
         return community;
-    }
-
-    static LbException NotFound(ErrorId id, string what, string name, IEnumerable<string>? existing)
-    {
-        var names = existing?.ToList() ?? new();
-        return new LbException(id, ErrorKind.ObjectNotFound, $"there is no {what} '{name}' in the metallb configuration.", name,
-            fix: names.Count == 0 ? "The configuration has none." : $"Existing: {string.Join(", ", names)}.");
     }
 }

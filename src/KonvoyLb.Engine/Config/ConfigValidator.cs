@@ -72,10 +72,17 @@ public sealed class ConfigValidator
         return map;
     }
 
-    public static bool IsCommunity(string value)
+    static bool IsCommunity(string value) => TryParseCommunity(value, out _);
+
+    /// <summary>A BGP community written as MetalLB writes it, "65535:65281", as its 32-bit value.</summary>
+    public static bool TryParseCommunity(string value, out uint community)
     {
         var parts = value.Split(':');
-        return parts.Length == 2 && parts.All(p => ushort.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out _));
+        community = 0;
+        if (parts.Length != 2 || !ushort.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var high)
+            || !ushort.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var low)) return false;
+        community = (uint)high << 16 | low;
+        return true;
     }
 
     void CheckPeers(List<BgpPeer> peers, HashSet<string> bfdNames)

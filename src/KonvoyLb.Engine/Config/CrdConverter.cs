@@ -107,8 +107,7 @@ public static partial class CrdConverter
         }
 
         if (problems.Count > 0)
-            throw new LbException(ErrorId.CannotConvert, ErrorKind.InvalidData,
-                $"the configuration cannot be translated ({problems.Count} problem{(problems.Count == 1 ? "" : "s")}); nothing was written:"
+            throw new LbException(ErrorId.CannotConvert, $"the configuration cannot be translated ({problems.Count} problem{(problems.Count == 1 ? "" : "s")}); nothing was written:"
                 + string.Concat(problems.Select(f => "\n  " + f)), null, findings: problems);
 
         var render = new YamlEditor("", IndentStyle.Default, "\n");

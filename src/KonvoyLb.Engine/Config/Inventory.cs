@@ -28,7 +28,7 @@ public sealed class Inventory
     public static Inventory Load(string path)
     {
         if (!File.Exists(path))
-            throw new LbException(ErrorId.FileNotFound, ErrorKind.ObjectNotFound, $"cannot find the inventory '{path}'.", path,
+            throw new LbException(ErrorId.FileNotFound, $"cannot find the inventory '{path}'.", path,
                 fix: "Give -InventoryPath the inventory.yaml that Konvoy uses (it sits beside cluster.yaml).");
         return Parse(path, File.ReadAllText(path));
     }
@@ -39,11 +39,11 @@ public sealed class Inventory
         try { root = YamlTree.ParseSingle(text); }
         catch (YamlException e)
         {
-            throw new LbException(ErrorId.InventoryNotYaml, ErrorKind.InvalidData, $"the inventory is not valid YAML: {e.Message}", path,
+            throw new LbException(ErrorId.InventoryNotYaml, $"the inventory is not valid YAML: {e.Message}", path,
                 new SourceLocation(path, (int)e.Start.Line, (int)e.Start.Column), "Fix the YAML syntax at that place.", inner: e);
         }
         if (root is not YMap groups)
-            throw new LbException(ErrorId.InventoryNotYaml, ErrorKind.InvalidData, "the inventory is not a map of Ansible groups.", path,
+            throw new LbException(ErrorId.InventoryNotYaml, "the inventory is not a map of Ansible groups.", path,
                 new SourceLocation(path, 1, 1), "Konvoy's inventory.yaml has groups control-plane, node and all at the top.");
         var hosts = new List<InventoryHost>();
         var seen = new HashSet<string>();
@@ -73,14 +73,14 @@ public static class MetalLbConfigFile
     public static ConfigDocument Load(string path)
     {
         if (!File.Exists(path))
-            throw new LbException(ErrorId.FileNotFound, ErrorKind.ObjectNotFound, $"cannot find '{path}'.", path,
+            throw new LbException(ErrorId.FileNotFound, $"cannot find '{path}'.", path,
                 fix: "Point -MetalLbConfigPath at a MetalLB config file or ConfigMap manifest.");
         string text = File.ReadAllText(path);
         List<YDocument> docs;
         try { docs = YamlTree.ParseStream(text); }
         catch (YamlException e)
         {
-            throw new LbException(ErrorId.NotYaml, ErrorKind.InvalidData, $"the file is not valid YAML: {e.Message}", path,
+            throw new LbException(ErrorId.NotYaml, $"the file is not valid YAML: {e.Message}", path,
                 new SourceLocation(path, (int)e.Start.Line, (int)e.Start.Column), "Fix the YAML syntax at that place.", inner: e);
         }
         SourceLocation At(YNode n) => new(path, n.Line, n.Column);
@@ -101,8 +101,7 @@ public static class MetalLbConfigFile
             if (root["address-pools"] is not null || root["peers"] is not null)
                 return new ConfigDocument(root, At, At(root));
         }
-        throw new LbException(ErrorId.ConfigFileNotRecognized, ErrorKind.InvalidData,
-            "the file holds neither a MetalLB configuration (address-pools, peers at the top) nor a ConfigMap with data.config.", path,
+        throw new LbException(ErrorId.ConfigFileNotRecognized, "the file holds neither a MetalLB configuration (address-pools, peers at the top) nor a ConfigMap with data.config.", path,
             new SourceLocation(path, 1, 1), "For a Konvoy cluster.yaml use -Path instead of -MetalLbConfigPath.");
     }
 
@@ -111,7 +110,7 @@ public static class MetalLbConfigFile
         try { return YamlTree.ParseSingle(text); }
         catch (YamlException e)
         {
-            throw new LbException(ErrorId.ValuesNotYaml, ErrorKind.InvalidData, $"data.config is not valid YAML: {e.Message}", path, at,
+            throw new LbException(ErrorId.ValuesNotYaml, $"data.config is not valid YAML: {e.Message}", path, at,
                 "Fix the indentation inside data.config.", inner: e);
         }
     }

@@ -60,20 +60,18 @@ public sealed class KonvoyFile
         try { docs = YamlTree.ParseStream(text); }
         catch (YamlException e)
         {
-            throw new LbException(ErrorId.NotYaml, ErrorKind.InvalidData, $"the file is not valid YAML: {Inner(e).Message}", path,
+            throw new LbException(ErrorId.NotYaml, $"the file is not valid YAML: {Inner(e).Message}", path,
                 new SourceLocation(path, (int)e.Start.Line, (int)e.Start.Column), "Fix the YAML syntax at that place (indentation, a missing colon or quote).", inner: e);
         }
         var roots = docs.Select(d => d.Root).OfType<YMap>().ToList();
         Cluster = roots.FirstOrDefault(r => (r["kind"] as YScalar)?.Value == "ClusterConfiguration")
-            ?? throw new LbException(ErrorId.NoClusterConfiguration, ErrorKind.InvalidData,
-                "the file has no document with 'kind: ClusterConfiguration'.", path, new SourceLocation(path, 1, 1),
+            ?? throw new LbException(ErrorId.NoClusterConfiguration, "the file has no document with 'kind: ClusterConfiguration'.", path, new SourceLocation(path, 1, 1),
                 "Point -Path at the cluster.yaml that 'konvoy init' wrote (it holds a ClusterConfiguration document).");
         var provisioner = roots.FirstOrDefault(r => (r["kind"] as YScalar)?.Value == "ClusterProvisioner");
         string apiVersion = (Cluster["apiVersion"] as YScalar)?.Value ?? "";
         var addons = Child(Cluster, "spec", "addons");
         if (apiVersion.EndsWith("/v1alpha1", StringComparison.Ordinal) || addons is YMap)
-            throw new LbException(ErrorId.UnsupportedApiVersion, ErrorKind.NotImplemented,
-                $"apiVersion '{apiVersion}' (Konvoy 1.2 and older, where spec.addons is one map) is not supported.", path,
+            throw new LbException(ErrorId.UnsupportedApiVersion, $"apiVersion '{apiVersion}' (Konvoy 1.2 and older, where spec.addons is one map) is not supported.", path,
                 Locate(addons ?? Cluster), "Upgrade the file with Konvoy 1.3 or later (apiVersion konvoy.mesosphere.io/v1beta1 or v1beta2).");
         Facts = ReadFacts(apiVersion, (Child(provisioner, "spec", "provider") as YScalar)?.Value);
         Addon = addons is YSeq repos ? FindAddon(repos) : null;
@@ -84,7 +82,7 @@ public sealed class KonvoyFile
     public static KonvoyFile Load(string path)
     {
         if (!File.Exists(path))
-            throw new LbException(ErrorId.FileNotFound, ErrorKind.ObjectNotFound, $"cannot find '{path}'.", path,
+            throw new LbException(ErrorId.FileNotFound, $"cannot find '{path}'.", path,
                 fix: "Check the path; Konvoy writes cluster.yaml into the directory where 'konvoy init' ran.");
         return FromBytes(path, File.ReadAllBytes(path));
     }
@@ -96,7 +94,7 @@ public sealed class KonvoyFile
         try { text = StrictUtf8.GetString(bytes, bom ? 3 : 0, bytes.Length - (bom ? 3 : 0)); }
         catch (DecoderFallbackException e)
         {
-            throw new LbException(ErrorId.FileNotUtf8, ErrorKind.InvalidData, $"'{path}' is not UTF-8 text (invalid byte at offset {e.Index}).", path,
+            throw new LbException(ErrorId.FileNotUtf8, $"'{path}' is not UTF-8 text (invalid byte at offset {e.Index}).", path,
                 fix: "Save the file as UTF-8.", inner: e);
         }
         return new KonvoyFile(path, bytes, text, bom);
@@ -153,8 +151,7 @@ public sealed class KonvoyFile
         var enabledNode = entry["enabled"] as YScalar;
         if (entry["values"] is { } written and not YScalar)
             // Konvoy hands values to Helm as one string; a mapping here is not read as the user meant.
-            throw new LbException(ErrorId.ValuesNotBlockScalar, ErrorKind.InvalidData,
-                $"the metallb addon's 'values' is written as a YAML {(written is YSeq ? "list" : "mapping")}, but Konvoy reads it as one string of Helm values.",
+            throw new LbException(ErrorId.ValuesNotBlockScalar, $"the metallb addon's 'values' is written as a YAML {(written is YSeq ? "list" : "mapping")}, but Konvoy reads it as one string of Helm values.",
                 Path, Locate(written), "values must be a block string: write 'values: |' and indent the Helm values (configInline: ...) under it.");
         var valuesNode = entry["values"] as YScalar;
         BlockScalarView? view = null;
@@ -177,18 +174,15 @@ public sealed class KonvoyFile
         {
             var mark = Inner(e) is YamlException ye ? ye.Start : e.Start;
             var at = view is null ? Locate(valuesNode!) : new SourceLocation(Path, view.ToOuterPosition((int)mark.Line, (int)mark.Column).Line, view.ToOuterPosition((int)mark.Line, (int)mark.Column).Column);
-            throw new LbException(ErrorId.ValuesNotYaml, ErrorKind.InvalidData,
-                $"the metallb addon's 'values' block is not valid YAML: {Inner(e).Message}", Path, at,
+            throw new LbException(ErrorId.ValuesNotYaml, $"the metallb addon's 'values' block is not valid YAML: {Inner(e).Message}", Path, at,
                 "Fix the indentation inside the values block: every line must be indented at least as far as its first line.", inner: e);
         }
         if (valuesRoot is not (null or YMap or YScalar { IsNull: true }))
-            throw new LbException(ErrorId.ValuesNotMapping, ErrorKind.InvalidData,
-                "the metallb addon's values are not a mapping of Helm values.", Path, locate(valuesRoot),
+            throw new LbException(ErrorId.ValuesNotMapping, "the metallb addon's values are not a mapping of Helm values.", Path, locate(valuesRoot),
                 "Make the values a YAML mapping with a 'configInline' key (configInline: then MetalLB's address-pools, peers, ...).");
         var configInline = (valuesRoot as YMap)?["configInline"];
         if (configInline is not (null or YMap or YScalar { IsNull: true }))
-            throw new LbException(ErrorId.ConfigInlineNotMapping, ErrorKind.InvalidData,
-                $"'configInline' is {(configInline is YSeq ? "a list" : $"the value '{((YScalar)configInline).Value}'")}, not MetalLB's configuration.", Path, locate(configInline),
+            throw new LbException(ErrorId.ConfigInlineNotMapping, $"'configInline' is {(configInline is YSeq ? "a list" : $"the value '{((YScalar)configInline).Value}'")}, not MetalLB's configuration.", Path, locate(configInline),
                 "configInline must be a mapping: put address-pools (and peers, bgp-communities) on the lines under it, indented.");
         return new MetalLbAddon
         {
@@ -254,8 +248,7 @@ public sealed class KonvoyFile
         if (addon is null)
         {
             if (enabled != true)
-                throw new LbException(ErrorId.MetalLbAddonNotFound, ErrorKind.ObjectNotFound,
-                    "the file has no metallb addon entry.", Path, Locate(Cluster), "Add it with Enable-LbAddon first.");
+                throw LbErrors.MetalLbAddonNotFound(Path, Locate(Cluster));
             AddEntry(outer, intended);
         }
         else
@@ -302,7 +295,7 @@ public sealed class KonvoyFile
     void AddEntry(YamlEditor outer, MetalLbConfig config)
     {
         if (Child(Cluster, "spec", "addons") is not YSeq repos || repos.Items.OfType<YMap>().FirstOrDefault(r => r["addonsList"] is YSeq { IsFlow: false, Items.Count: > 0 }) is null)
-            throw new LbException(ErrorId.AddonsNotFound, ErrorKind.ObjectNotFound, "the file has no spec.addons repository with an addonsList.",
+            throw new LbException(ErrorId.AddonsNotFound, "the file has no spec.addons repository with an addonsList.",
                 Path, Locate(Cluster), "Add the kubernetes-base-addons repository (konvoy init writes it) and run Enable-LbAddon again.");
         var repo = repos.Items.OfType<YMap>().Where(r => r["addonsList"] is YSeq { IsFlow: false, Items.Count: > 0 })
             .OrderByDescending(r => ((r["configRepository"] as YScalar)?.Value ?? "").Contains("kubernetes-base-addons")).First();
@@ -322,20 +315,16 @@ public sealed class KonvoyFile
         try { reread = FromBytes(Path, Encode(newText)); }
         catch (LbException e)
         {
-            throw new LbException(ErrorId.EditVerificationFailed, ErrorKind.InvalidOperation,
-                $"the edited file would not read back ({e.Message}); nothing was written.", Path, fix: "Please report this with the file.", inner: e);
+            throw LbErrors.EditVerificationFailed($"the edited file would not read back ({e.Message})", Path, e);
         }
         var findings = validate ? reread.Validate() : new List<Finding>();
         if (findings.Count > 0)
-            throw new LbException(ErrorId.InvalidConfig, ErrorKind.InvalidData,
-                $"the change would break MetalLB's configuration ({findings.Count} problem{(findings.Count == 1 ? "" : "s")}); nothing was written:"
+            throw new LbException(ErrorId.InvalidConfig, $"the change would break MetalLB's configuration ({findings.Count} problem{(findings.Count == 1 ? "" : "s")}); nothing was written:"
                 + string.Concat(findings.Select(f => "\n  " + f)), Path, findings: findings);
         var want = ConfigWriter.ToTree(intended).ToFlow();
         var got = reread.Addon?.Config is { } c ? ConfigWriter.ToTree(c).ToFlow() : "";
         if (reread.Addon is null || reread.Addon.Enabled != enabled || want != got)
-            throw new LbException(ErrorId.EditVerificationFailed, ErrorKind.InvalidOperation,
-                $"the edited file does not read back as intended; nothing was written.\n  intended: {want}\n  read back: {got}", Path,
-                fix: "Please report this with the file.");
+            throw LbErrors.EditVerificationFailed($"the edited file does not read back as intended (intended: {want}; read back: {got})", Path);
     }
 
     public byte[] Encode(string text)

@@ -68,11 +68,9 @@ public sealed class ControllerRestart
             throw KubeClientFactory.Explain(e, _kube, "list", "pods", _ns);
         }
         if (pods.Items.Count == 0 && await NamespaceMissingAsync(cancel).ConfigureAwait(false))
-            throw new LbException(ErrorId.KubeNamespaceNotFound, ErrorKind.ObjectNotFound, $"namespace '{_ns}' does not exist on {_kube.Server}.", _ns,
-                fix: "Konvoy runs MetalLB in kubeaddons; plain MetalLB installs use metallb-system: pass -Namespace.");
+            throw LbErrors.KubeNamespaceNotFound(_ns, _kube.Server);
         if (pods.Items.Count == 0)
-            throw new LbException(ErrorId.NoControllerPod, ErrorKind.ObjectNotFound,
-                $"no pod matches '{_selector}' in namespace '{_ns}' on {_kube.Server}.", _selector,
+            throw new LbException(ErrorId.NoControllerPod, $"no pod matches '{_selector}' in namespace '{_ns}' on {_kube.Server}.", _selector,
                 fix: "Konvoy runs MetalLB in kubeaddons with app=metallb,component=controller; plain MetalLB installs use " +
                      "-Namespace metallb-system -Selector app.kubernetes.io/component=controller (or app=metallb,component=controller).");
         return new Found(pods.Items.Select(PodSummary.From).ToList(), pods.Metadata.ResourceVersion);

@@ -45,30 +45,27 @@ public static class KubeClientFactory
             else if (KubernetesClientConfiguration.IsInCluster())
             {
                 if (context is not null)
-                    throw new LbException(ErrorId.KubeContextNotFound, ErrorKind.ObjectNotFound,
-                        $"-Context '{context}' was given, but there is no kubeconfig (running with the in-cluster service account).", context,
+                    throw new LbException(ErrorId.KubeContextNotFound, $"-Context '{context}' was given, but there is no kubeconfig (running with the in-cluster service account).", context,
                         fix: "Give -Kubeconfig, or drop -Context.");
                 return KubernetesClientConfiguration.InClusterConfig();
             }
-            else throw new LbException(ErrorId.KubeconfigNotFound, ErrorKind.ObjectNotFound,
-                "no kubeconfig: -Kubeconfig was not given, KUBECONFIG is not set, ~/.kube/config does not exist, and this is not a pod.", null,
+            else throw new LbException(ErrorId.KubeconfigNotFound, "no kubeconfig: -Kubeconfig was not given, KUBECONFIG is not set, ~/.kube/config does not exist, and this is not a pod.", null,
                 fix: "Give -Kubeconfig (konvoy writes admin.conf beside cluster.yaml), or set KUBECONFIG.");
         }
         if (!File.Exists(path))
-            throw new LbException(ErrorId.KubeconfigNotFound, ErrorKind.ObjectNotFound, $"the kubeconfig '{path}' (from {source}) does not exist.", path,
+            throw new LbException(ErrorId.KubeconfigNotFound, $"the kubeconfig '{path}' (from {source}) does not exist.", path,
                 fix: "Check the path; konvoy writes admin.conf beside cluster.yaml.");
         try
         {
             var file = KubernetesClientConfiguration.LoadKubeConfig(path);
             if (context is not null && file.Contexts?.All(c => c.Name != context) != false)
-                throw new LbException(ErrorId.KubeContextNotFound, ErrorKind.ObjectNotFound,
-                    $"the kubeconfig '{path}' has no context '{context}'.", context,
+                throw new LbException(ErrorId.KubeContextNotFound, $"the kubeconfig '{path}' has no context '{context}'.", context,
                     fix: $"Known contexts: {string.Join(", ", file.Contexts?.Select(c => c.Name) ?? Array.Empty<string>())}.");
             return KubernetesClientConfiguration.BuildConfigFromConfigObject(file, context);
         }
         catch (KubeConfigException e)
         {
-            throw new LbException(ErrorId.KubeconfigInvalid, ErrorKind.InvalidData, $"the kubeconfig '{path}' cannot be used: {e.Message}", path,
+            throw new LbException(ErrorId.KubeconfigInvalid, $"the kubeconfig '{path}' cannot be used: {e.Message}", path,
                 fix: "Check it with: kubectl --kubeconfig <path> config view", inner: e);
         }
     }
@@ -85,33 +82,26 @@ public static class KubeClientFactory
             case LbException lb:
                 return lb;
             case HttpOperationException { Response.StatusCode: HttpStatusCode.Unauthorized } h:
-                return new(ErrorId.KubeUnauthorized, ErrorKind.PermissionDenied,
-                    $"the API server at {connection.Server} refused the credentials (401 Unauthorized).", connection.Server,
+                return new(ErrorId.KubeUnauthorized, $"the API server at {connection.Server} refused the credentials (401 Unauthorized).", connection.Server,
                     fix: "The token or client certificate of this kubeconfig context is wrong or expired: get a fresh kubeconfig.", inner: h);
             case HttpOperationException { Response.StatusCode: HttpStatusCode.Forbidden } h:
-                return new(ErrorId.KubeForbidden, ErrorKind.PermissionDenied,
-                    $"not allowed to {verb} {resource}{where} (403 Forbidden: {StatusMessage(h)}).", resource,
+                return new(ErrorId.KubeForbidden, $"not allowed to {verb} {resource}{where} (403 Forbidden: {StatusMessage(h)}).", resource,
                     fix: $"Grant it with a Role{(ns is null ? "/ClusterRole" : "")} rule: apiGroups: [\"{ApiGroup(resource)}\"], resources: [\"{resource}\"], verbs: [\"{verb}\"].", inner: h);
             case HttpOperationException { Response.StatusCode: HttpStatusCode.NotFound } h when ns is not null && StatusMessage(h).Contains($"namespaces \"{ns}\" not found"):
-                return new(ErrorId.KubeNamespaceNotFound, ErrorKind.ObjectNotFound, $"namespace '{ns}' does not exist on {connection.Server}.", ns,
-                    fix: "Konvoy runs MetalLB in kubeaddons; plain MetalLB installs use metallb-system: pass -Namespace.", inner: h);
+                return LbErrors.KubeNamespaceNotFound(ns, connection.Server, h);
             case HttpOperationException h:
-                return new(ErrorId.KubeApiError, ErrorKind.InvalidOperation,
-                    $"the API server at {connection.Server} answered {(int)h.Response.StatusCode} to {verb} {resource}{where}: {StatusMessage(h)}", resource, inner: h);
+                return new(ErrorId.KubeApiError, $"the API server at {connection.Server} answered {(int)h.Response.StatusCode} to {verb} {resource}{where}: {StatusMessage(h)}", resource, inner: h);
             case HttpRequestException { InnerException: AuthenticationException } or AuthenticationException:
-                return new(ErrorId.KubeTlsFailure, ErrorKind.PermissionDenied,
-                    $"the TLS handshake with {connection.Server} failed: {Innermost(e).Message}", connection.Server,
+                return new(ErrorId.KubeTlsFailure, $"the TLS handshake with {connection.Server} failed: {Innermost(e).Message}", connection.Server,
                     fix: "The kubeconfig's certificate-authority does not match the server's certificate: get the kubeconfig of this cluster.", inner: e);
             case HttpRequestException or SocketException:
-                return new(ErrorId.KubeApiUnreachable, ErrorKind.ResourceUnavailable,
-                    $"cannot reach the API server at {connection.Server}: {Innermost(e).Message}", connection.Server,
+                return new(ErrorId.KubeApiUnreachable, $"cannot reach the API server at {connection.Server}: {Innermost(e).Message}", connection.Server,
                     fix: "Check that the cluster is up, that this computer can reach that address, and the kubeconfig context.", inner: e);
             case TaskCanceledException or TimeoutException:
-                return new(ErrorId.KubeTimeout, ErrorKind.ResourceUnavailable,
-                    $"the API server at {connection.Server} did not answer in time ({verb} {resource}{where}).", connection.Server,
+                return new(ErrorId.KubeTimeout, $"the API server at {connection.Server} did not answer in time ({verb} {resource}{where}).", connection.Server,
                     fix: "Retry; if it persists check the API server's health.", inner: e);
             default:
-                return new(ErrorId.KubeApiError, ErrorKind.InvalidOperation, $"{verb} {resource}{where} failed: {e.Message}", resource, inner: e);
+                return new(ErrorId.KubeApiError, $"{verb} {resource}{where} failed: {e.Message}", resource, inner: e);
         }
     }
 

@@ -117,7 +117,7 @@ public static class LbServices
         }
         catch (k8s.Autorest.HttpOperationException e) when (name is not null && e.Response.StatusCode == HttpStatusCode.NotFound && !e.Response.Content.Contains("namespaces"))
         {
-            throw new LbException(ErrorId.MetalLbConfigMapNotFound, ErrorKind.ObjectNotFound, $"there is no ConfigMap '{name}' in namespace '{ns}'.", name,
+            throw new LbException(ErrorId.MetalLbConfigMapNotFound, $"there is no ConfigMap '{name}' in namespace '{ns}'.", name,
                 fix: "Leave out -ConfigMapName to find it by its content.", inner: e);
         }
         catch (Exception e) when (e is not OperationCanceledException) { throw KubeClientFactory.Explain(e, kube, name is null ? "list" : "get", "configmaps", ns); }
@@ -133,8 +133,7 @@ public static class LbServices
             var doc = new ConfigDocument(root, n => location with { Line = n.Line, Column = n.Column }, location);
             return new LiveConfig(ns, map.Metadata.Name, doc.Config);
         }
-        throw new LbException(ErrorId.MetalLbConfigMapNotFound, ErrorKind.ObjectNotFound,
-            name is null ? $"no ConfigMap in namespace '{ns}' holds a MetalLB configuration (data.config with address-pools)."
+        throw new LbException(ErrorId.MetalLbConfigMapNotFound, name is null ? $"no ConfigMap in namespace '{ns}' holds a MetalLB configuration (data.config with address-pools)."
                          : $"ConfigMap '{name}' in namespace '{ns}' holds no MetalLB configuration under data.config.", name ?? ns,
             fix: "Konvoy deploys MetalLB into kubeaddons; plain MetalLB into metallb-system (ConfigMap 'config'): pass the namespace (-Namespace of Test-LbConfigChange, -MetalLbNamespace of Get-LbService) or -ConfigMapName.");
     }

@@ -45,6 +45,33 @@ public readonly record struct IpRange(AddressFamily Family, UInt128 First, UInt1
         return error is null;
     }
 
+    /// <summary>
+    /// What people type on a command line: a bare address (as the one-address CIDR it stands for, parsed as
+    /// strictly as pool entries: no "10.1", "0x0a000001", "fe80::1%eth0"), a CIDR or a first-last range.
+    /// </summary>
+    public static bool TryParseAddressOrRange(string text, out IpRange range, [NotNullWhen(false)] out string? error)
+    {
+        string t = text.Trim();
+        if (!t.Contains('/') && !t.Contains('-') && TryParse($"{t}/{(t.Contains(':') ? 128 : 32)}", out range, out _))
+        {
+            error = null;
+            return true;
+        }
+        return TryParse(text, out range, out error);
+    }
+
+    /// <summary>
+    /// A command-line argument (<see cref="TryParseAddressOrRange"/>), or the catalogued error naming
+    /// <paramref name="what"/> (a parameter such as "-NodeSubnet", or a pool) and how to write it.
+    /// </summary>
+    public static IpRange ParseArgument(string text, string what)
+    {
+        if (TryParseAddressOrRange(text, out var range, out var error)) return range;
+        throw new LbException(text.Contains('-') ? ErrorId.InvalidRange : ErrorId.InvalidAddress,
+            $"{what} '{text}' is not an address, CIDR or range: {error}", text,
+            fix: "Write an address, a CIDR or a first-last range of one family, first before last: 192.0.2.1, 192.0.2.0/24, 192.0.2.10-192.0.2.20.");
+    }
+
     public bool IsCidr
     {
         get

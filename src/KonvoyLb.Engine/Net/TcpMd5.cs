@@ -40,8 +40,7 @@ public static class TcpMd5
         try { socket.SetRawSocketOption(IpProtoTcp, TcpMd5Sig, Struct(peer, key)); }
         catch (SocketException e) when (e.SocketErrorCode is SocketError.ProtocolOption or SocketError.OperationNotSupported or SocketError.ProtocolNotSupported)
         {
-            throw new LbException(ErrorId.BgpMd5Unsupported, ErrorKind.NotImplemented,
-                "this kernel has no TCP MD5 support (TCP_MD5SIG), so the peer's password cannot be used.", peer,
+            throw new LbException(ErrorId.BgpMd5Unsupported, "this kernel has no TCP MD5 support (TCP_MD5SIG), so the peer's password cannot be used.", peer,
                 fix: "Use a kernel built with CONFIG_TCP_MD5SIG (every major distribution's is), or remove the password on both sides.", inner: e);
         }
     }

@@ -21,11 +21,8 @@ public sealed class GetLbAddressPool : FileCmdlet
         {
             var file = Load(path);
             var pools = Run(() => RequireConfig(file, file.Addon?.Config)).AddressPools ?? new();
-            foreach (var (pool, _) in NameFilter.Select(Name, pools, p => p.Name, name => WriteLbError(NotFound(name, path))))
+            foreach (var (pool, _) in NameFilter.Select(Name, pools, p => p.Name, name => WriteLbError(LbErrors.PoolNotFound(name, path, pools.Select(p => p.Name)))))
                 WriteObject(WithPath(pool, path));
         }
     }
-
-    static LbException NotFound(string name, string path) => new(ErrorId.PoolNotFound, ErrorKind.ObjectNotFound,
-        $"there is no address pool '{name}' in '{path}'.", name, fix: "List the pools with Get-LbAddressPool -Path " + path + ".");
 }

@@ -51,7 +51,6 @@ public sealed class TestLbBgpPeer : FileCmdlet
     public int ConnectTimeoutSeconds { get; set; } = 5;
 
     readonly List<(BgpPeerSettings Settings, BgpRoute? Route)> _peers = new();
-    readonly CancellationTokenSource _cancel = new();
 
     protected override void ProcessRecord()
     {
@@ -70,81 +69,45 @@ public sealed class TestLbBgpPeer : FileCmdlet
             var file = Load(path);
             var config = RequireConfig(file, file.Addon?.Config);
             var peers = config.Peers ?? new();
-            foreach (var (peer, _) in NameFilter.Select(PeerAddress, peers, p => p.PeerAddress ?? "", a =>
-                         WriteLbError(new LbException(ErrorId.PeerNotFound, ErrorKind.ObjectNotFound, $"there is no BGP peer '{a}' in '{path}'.", a))))
+            foreach (var (peer, _) in NameFilter.Select(PeerAddress, peers, p => p.PeerAddress ?? "", a => WriteLbError(LbErrors.PeerNotFound(a, path, peers.Select(p => p.PeerAddress ?? "?")))))
                 Add(peer, config);
         }
     }
 
     void Add(ConfigPeer peer, MetalLbConfig config)
     {
-        var problems = ConfigValidator.Validate(new MetalLbConfig { Peers = new() { peer }, BfdProfiles = config.BfdProfiles })
-            .Where(f => f.Severity == Severity.Error).ToList();
-        if (problems.Count > 0)
+        BgpPeerSettings settings;
+        try { settings = BgpTestPeer.Settings(peer, config, TimeSpan.FromSeconds(ConnectTimeoutSeconds)); }
+        catch (LbException e)
         {
-            WriteLbError(new LbException(ErrorId.InvalidConfig, ErrorKind.InvalidData,
-                $"peer {peer.PeerAddress} cannot be tested: {string.Join("; ", problems.Select(p => p.Message))}", peer.PeerAddress, findings: problems));
+            // This peer cannot be tested; the others still are.
+            WriteLbError(e);
             return;
         }
-        var settings = BgpPeerSettings.From(peer) with { ConnectTimeout = TimeSpan.FromSeconds(ConnectTimeoutSeconds) };
         BgpRoute? route = null;
         if (AnnounceTestPrefix is not null)
         {
-            var prefix = Run(() => ParsePrefix(AnnounceTestPrefix));
+            var prefix = Run(() => BgpTestPeer.ParsePrefix(AnnounceTestPrefix));
             if (ShouldProcess($"BGP peer {settings.PeerAddress}", $"Announce {prefix} for {Seconds} s, then withdraw it"))
-            {
-                var pool = config.AddressPools?.FirstOrDefault(p => p.Protocol == "bgp" && (p.Addresses ?? new()).Any(a =>
-                    Engine.Net.IpRange.TryParse(a, out var r, out _) && r.Contains(prefix.Address)));
-                // The test prefix carries the attributes its pool's first advertisement would give it.
-                route = pool is null ? new BgpRoute(prefix)
-                    : BgpAdvertisements.RoutesFor(prefix.Address, pool, config.BgpCommunities)[0] with { Prefix = prefix };
-            }
+                route = BgpTestPeer.Route(prefix, config);
         }
         _peers.Add((settings, route));
-    }
-
-    static BgpPrefix ParsePrefix(string text)
-    {
-        var parts = text.Split('/');
-        if (IPAddress.TryParse(parts[0], out var ip) && (parts.Length == 1 || (parts.Length == 2 && int.TryParse(parts[1], out _))))
-        {
-            int max = ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128;
-            int length = parts.Length == 2 ? int.Parse(parts[1]) : max;
-            if (length >= 0 && length <= max) return new BgpPrefix(ip, length);
-        }
-        throw new LbException(ErrorId.InvalidArgument, ErrorKind.InvalidArgument, $"-AnnounceTestPrefix '{text}' is not a prefix.", text,
-            fix: "Write it like 198.51.100.7/32 or 2001:db8::7/128.");
     }
 
     protected override void EndProcessing()
     {
         if (_peers.Count == 0) return;
         var announceFor = TimeSpan.FromSeconds(Seconds);
-        var tasks = _peers.Select(p => Task.Run(() => BgpPeerCheck.RunAsync(p.Settings, p.Route, announceFor, _cancel.Token))).ToList();
-        var all = Task.WhenAll(tasks);
-        var progress = new ProgressRecord(1, "Testing BGP peers", $"0 of {tasks.Count} peers");
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!((IAsyncResult)all).AsyncWaitHandle.WaitOne(200))
+        // A peer whose check fails outright (no TCP MD5 in this kernel, say) is that peer's error; the others are reported.
+        foreach (var (_, r) in AwaitEach(_peers, (p, ct) => BgpPeerCheck.RunAsync(p.Settings, p.Route, announceFor, ct), "Testing BGP peers", "peers"))
         {
-            int done = tasks.Count(t => t.IsCompleted);
-            progress.StatusDescription = $"{done} of {tasks.Count} peers ({clock.Elapsed.TotalSeconds:F0} s)";
-            progress.PercentComplete = done * 100 / tasks.Count;
-            WriteProgress(progress);
-        }
-        progress.RecordType = ProgressRecordType.Completed;
-        WriteProgress(progress);
-        if (_cancel.IsCancellationRequested) return;
-        foreach (var r in all.GetAwaiter().GetResult())
-        {
+            if (r is null) continue;
             WriteObject(r);
             if (!r.Established || r.Error is not null)
             {
                 var id = r.Established ? ErrorId.BgpSessionFailed : r.TcpReached ? ErrorId.BgpOpenRefused : ErrorId.BgpConnectFailed;
-                WriteError(new ErrorRecord(new InvalidOperationException($"BGP peer {r.PeerAddress}: {r.PeerNotification ?? r.Error}"),
-                    id.ToString(), ErrorCategory.ConnectionError, r.PeerAddress));
+                WriteLbError(new LbException(id, $"BGP peer {r.PeerAddress}: {r.PeerNotification ?? r.Error}", r.PeerAddress));
             }
         }
     }
-
-    protected override void StopProcessing() => _cancel.Cancel();
 }

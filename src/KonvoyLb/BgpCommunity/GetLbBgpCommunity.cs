@@ -21,11 +21,8 @@ public sealed class GetLbBgpCommunity : FileCmdlet
         {
             var file = Load(path);
             var communities = Run(() => RequireConfig(file, file.Addon?.Config)).BgpCommunities ?? new();
-            foreach (var (community, _) in NameFilter.Select(Name, communities, c => c.Name, n => WriteLbError(NotFound(n, path))))
+            foreach (var (community, _) in NameFilter.Select(Name, communities, c => c.Name, n => WriteLbError(LbErrors.CommunityNotFound(n, path, communities.Select(c => c.Name)))))
                 WriteObject(WithPath(community, path));
         }
     }
-
-    static LbException NotFound(string name, string path) => new(ErrorId.CommunityNotFound, ErrorKind.ObjectNotFound,
-        $"there is no BGP community alias '{name}' in '{path}'.", name, fix: "List them with Get-LbBgpCommunity -Path " + path + ".");
 }

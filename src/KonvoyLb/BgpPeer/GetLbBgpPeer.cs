@@ -21,11 +21,8 @@ public sealed class GetLbBgpPeer : FileCmdlet
         {
             var file = Load(path);
             var peers = Run(() => RequireConfig(file, file.Addon?.Config)).Peers ?? new();
-            foreach (var (peer, _) in NameFilter.Select(PeerAddress, peers, p => p.PeerAddress ?? "", a => WriteLbError(NotFound(a, path))))
+            foreach (var (peer, _) in NameFilter.Select(PeerAddress, peers, p => p.PeerAddress ?? "", a => WriteLbError(LbErrors.PeerNotFound(a, path, peers.Select(p => p.PeerAddress ?? "?")))))
                 WriteObject(WithPath(peer, path));
         }
     }
-
-    static LbException NotFound(string address, string path) => new(ErrorId.PeerNotFound, ErrorKind.ObjectNotFound,
-        $"there is no BGP peer '{address}' in '{path}'.", address, fix: "List the peers with Get-LbBgpPeer -Path " + path + ".");
 }

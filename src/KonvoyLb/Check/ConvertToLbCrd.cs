@@ -29,8 +29,7 @@ public sealed class ConvertToLbCrd : ConfigSourceCmdlet
     {
         IEnumerable<ConfigDocument> documents = FromMetalLbConfig
             ? new[] { LoadMetalLbConfig() }
-            : ResolvePaths().Select(p => Load(p).Addon?.Document ?? Run<ConfigDocument>(() => throw new LbException(
-                ErrorId.MetalLbAddonNotFound, ErrorKind.ObjectNotFound, $"'{p}' has no metallb addon entry.", p, fix: "There is nothing to convert.")));
+            : ResolvePaths().Select(p => Load(p).Addon?.Document ?? Run<ConfigDocument>(() => throw LbErrors.MetalLbAddonNotFound(p)));
         var yaml = documents.Select(doc => Run(() => CrdConverter.Convert(doc, Namespace))).ToList();
         if (OutFile is null)
         {

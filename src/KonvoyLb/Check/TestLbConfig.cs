@@ -71,10 +71,7 @@ public sealed class TestLbConfig : ConfigSourceCmdlet
         }
     }
 
-    IpRange Parse(string text, string parameter) => ConfigAnalyzer.TryParseAddressOrRange(text, out var range, out var error)
-        ? range
-        : Run<IpRange>(() => throw new LbException(ErrorId.InvalidArgument, ErrorKind.InvalidArgument,
-            $"-{parameter} '{text}' is not an address, CIDR or range: {error}", text, fix: "Write it like 192.0.2.1, 192.0.2.0/24 or 192.0.2.10-192.0.2.20."));
+    IpRange Parse(string text, string parameter) => Run(() => IpRange.ParseArgument(text, "-" + parameter));
 
     void Report(List<Finding> findings)
     {
@@ -88,7 +85,7 @@ public sealed class TestLbConfig : ConfigSourceCmdlet
         {
             WriteObject(f);
             if (f.Severity == Severity.Error)
-                WriteError(new ErrorRecord(new InvalidDataException(f.ToString()), f.Code.ToString(), ErrorCategory.InvalidData, f));
+                WriteLbError(LbErrors.From(f));
         }
     }
 }

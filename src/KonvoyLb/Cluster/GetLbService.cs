@@ -34,6 +34,7 @@ public sealed class GetLbService : KubeCmdlet
         using var kube = Connect();
         LiveConfig? live = null;
         try { live = Task.Run(() => LbServices.FindConfigAsync(kube, MetalLbNamespace, ConfigMapName, Cancel)).GetAwaiter().GetResult(); }
+        catch (OperationCanceledException) when (Cancel.IsCancellationRequested) { throw new PipelineStoppedException(); }
         catch (LbException e)
         {
             // Without MetalLB's ConfigMap the services are still worth showing; only the pool column stays empty.
@@ -41,10 +42,8 @@ public sealed class GetLbService : KubeCmdlet
                 ThrowTerminatingError(ToErrorRecord(e));
             WriteWarning($"pools are not shown: {e.Message}");
         }
-        var services = Await(ct => LbServices.ListAsync(kube, Namespace, live, ct));
-        foreach (var (service, _) in NameFilter.Select(Name, services, s => s.Name, name =>
-                     WriteError(new ErrorRecord(new ItemNotFoundException($"there is no LoadBalancer service '{name}'{(Namespace is null ? "" : $" in namespace '{Namespace}'")}."),
-                         ErrorId.ServiceNotFound.ToString(), ErrorCategory.ObjectNotFound, name))))
+        var services = Await(ct => LbServices.ListAsync(kube, Namespace, live, ct), "Listing LoadBalancer services", () => ($"asking {kube.Server}", 0));
+        foreach (var (service, _) in NameFilter.Select(Name, services, s => s.Name, name => WriteLbError(LbErrors.ServiceNotFound(name, Namespace))))
             WriteObject(service);
     }
 }

@@ -52,23 +52,16 @@ public sealed class RestartLbController : KubeCmdlet
         }
 
         PodSummary? latest = null;
-        var wait = Task.Run(() => restart.WaitForReplacementAsync(deleted, found.Pods, found.ResourceVersion, TimeSpan.FromSeconds(TimeoutSeconds),
-            clock, p => Volatile.Write(ref latest, p), Cancel));
-        var progress = new ProgressRecord(1, "Restarting the MetalLB controller", $"deleted {string.Join(", ", deleted.Select(p => p.Name))}; waiting for a replacement");
-        while (!((IAsyncResult)wait).AsyncWaitHandle.WaitOne(100))
+        var result = Await(ct => restart.WaitForReplacementAsync(deleted, found.Pods, found.ResourceVersion, TimeSpan.FromSeconds(TimeoutSeconds),
+            clock, p => Volatile.Write(ref latest, p), ct), "Restarting the MetalLB controller", () =>
         {
             var seen = Volatile.Read(ref latest);
-            progress.StatusDescription = seen is null ? "waiting for a replacement pod" : $"{seen.Name}: {seen.Phase}{(seen.Ready ? ", Ready" : "")}";
-            progress.PercentComplete = (int)Math.Min(99, clock.Elapsed.TotalSeconds * 100 / TimeoutSeconds);
-            WriteProgress(progress);
-        }
-        progress.RecordType = ProgressRecordType.Completed;
-        WriteProgress(progress);
-        var result = Await(_ => wait);
+            return (seen is null ? $"deleted {string.Join(", ", deleted.Select(p => p.Name))}; waiting for a replacement pod" : $"{seen.Name}: {seen.Phase}{(seen.Ready ? ", Ready" : "")}",
+                (int)Math.Min(99, clock.Elapsed.TotalSeconds * 100 / TimeoutSeconds));
+        });
         WriteObject(result);
         if (!result.Ready)
-            WriteError(ToErrorRecord(new LbException(ErrorId.ControllerNotReady, ErrorKind.ResourceUnavailable,
-                $"the replacement controller is not Ready: {result.Failure}", result.NewPod?.Name ?? Selector,
+            WriteError(ToErrorRecord(new LbException(ErrorId.ControllerNotReady, $"the replacement controller is not Ready: {result.Failure}", result.NewPod?.Name ?? Selector,
                 fix: $"Look at it with: kubectl -n {Namespace} describe pod {result.NewPod?.Name ?? $"-l {Selector}"}")));
     }
 }

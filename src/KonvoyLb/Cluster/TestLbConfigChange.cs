@@ -41,8 +41,7 @@ public sealed class TestLbConfigChange : KubeCmdlet
     {
         string path = GetUnresolvedProviderPathFromPSPath(ParameterSetName == "LiteralPath" ? LiteralPath : Path);
         var file = Run(() => Engine.Config.KonvoyFile.Load(path));
-        var proposed = file.Addon?.Config ?? Run<Engine.Config.MetalLbConfig>(() => throw new LbException(ErrorId.MetalLbAddonNotFound,
-            ErrorKind.ObjectNotFound, $"'{path}' has no metallb addon entry.", path, fix: "There is nothing to compare."));
+        var proposed = file.Addon?.Config ?? Run<Engine.Config.MetalLbConfig>(() => throw LbErrors.MetalLbAddonNotFound(path));
         using var kube = Connect();
         var live = Await(ct => LbServices.FindConfigAsync(kube, Namespace, ConfigMapName, ct));
         WriteVerbose($"live configuration: ConfigMap {live.Namespace}/{live.Name}");

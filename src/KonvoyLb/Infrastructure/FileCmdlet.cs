@@ -19,24 +19,96 @@ public abstract class LbCmdlet : PSCmdlet
             ErrorKind.NotImplemented => ErrorCategory.NotImplemented,
             ErrorKind.PermissionDenied => ErrorCategory.PermissionDenied,
             ErrorKind.LimitsExceeded => ErrorCategory.LimitsExceeded,
+            ErrorKind.ConnectionError => ErrorCategory.ConnectionError,
             _ => ErrorCategory.InvalidOperation,
         };
         var record = new ErrorRecord(e, e.Id.ToString(), category, e.Findings.Count > 0 ? e.Findings.ToArray() : e.Target);
-        if (e.Fix is not null) record.ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = e.Fix };
+        // The message says what and where; the fix goes to RecommendedAction only, so it is not said twice.
+        if (e.Fix is not null) record.ErrorDetails = new ErrorDetails(e.Problem) { RecommendedAction = e.Fix };
         return record;
     }
 
-    /// <summary>Runs engine work; an engine failure stops the command with its ErrorRecord.</summary>
+    /// <summary>
+    /// Runs engine work; an engine failure stops the command with its ErrorRecord. Anything else the
+    /// engine throws is a bug, still reported as a catalogued error (InternalError), never raw.
+    /// </summary>
     protected T Run<T>(Func<T> work)
     {
         try { return work(); }
         catch (LbException e) { ThrowTerminatingError(ToErrorRecord(e)); throw; }
+        catch (Exception e) when (IsUnexpected(e)) { ThrowTerminatingError(ToErrorRecord(LbErrors.Internal(e))); throw; }
     }
 
     protected void Run(Action work) => Run(() => { work(); return true; });
 
+    /// <summary>PowerShell's own exceptions (a stopped pipeline, a terminating error, -ErrorAction Stop) pass through.</summary>
+    static bool IsUnexpected(Exception e) => e is not (RuntimeException or OperationCanceledException);
+
     /// <summary>Writes a non-terminating error so that the pipeline goes on with the next input.</summary>
     protected void WriteLbError(LbException e) => WriteError(ToErrorRecord(e));
+
+    // ---- async engine work -------------------------------------------------------------------------
+
+    readonly CancellationTokenSource _cancel = new();
+    /// <summary>Cancelled by Ctrl+C (StopProcessing).</summary>
+    protected CancellationToken Cancel => _cancel.Token;
+
+    protected override void StopProcessing() => _cancel.Cancel();
+
+    /// <summary>
+    /// Runs async engine work off the pipeline thread, which meanwhile shows a progress bar for
+    /// <paramref name="activity"/> (when given) fed by <paramref name="progress"/> every 200 ms. Ctrl+C
+    /// cancels the work and stops the command; engine failures become ErrorRecords as in <see cref="Run{T}"/>.
+    /// </summary>
+    protected T Await<T>(Func<CancellationToken, Task<T>> work, string? activity = null, Func<(string Status, int Percent)>? progress = null) => Run(() =>
+    {
+        var task = Task.Run(() => work(_cancel.Token));
+        if (activity is not null)
+        {
+            var record = new ProgressRecord(1, activity, "starting");
+            while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(200))
+            {
+                if (progress is not null)
+                {
+                    var (status, percent) = progress();
+                    record.StatusDescription = status;
+                    record.PercentComplete = Math.Clamp(percent, 0, 100);
+                }
+                WriteProgress(record);
+            }
+            record.RecordType = ProgressRecordType.Completed;
+            WriteProgress(record);
+        }
+        try { return task.GetAwaiter().GetResult(); }
+        catch (OperationCanceledException) when (_cancel.IsCancellationRequested) { throw new PipelineStoppedException(); }
+    });
+
+    /// <summary>
+    /// Runs one piece of async work per item at once, with one progress bar; each item's failure is its
+    /// own (a non-terminating error, via <paramref name="failed"/>), so the others' results are kept.
+    /// </summary>
+    protected List<(TItem Item, TResult? Result)> AwaitEach<TItem, TResult>(IReadOnlyList<TItem> items, Func<TItem, CancellationToken, Task<TResult>> work,
+        string activity, string noun) where TResult : class
+    {
+        var tasks = items.Select(i => Task.Run(() => work(i, _cancel.Token))).ToList();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Await(async _ => { try { await Task.WhenAll(tasks).ConfigureAwait(false); } catch { /* each one is looked at below */ } return true; }, activity, () =>
+        {
+            int done = tasks.Count(t => t.IsCompleted);
+            return ($"{done} of {tasks.Count} {noun} ({clock.Elapsed.TotalSeconds:F0} s)", tasks.Count == 0 ? 100 : done * 100 / tasks.Count);
+        });
+        if (_cancel.IsCancellationRequested) throw new PipelineStoppedException();
+        var results = new List<(TItem, TResult?)>();
+        for (int i = 0; i < items.Count; i++)
+        {
+            var t = tasks[i];
+            if (t.IsCompletedSuccessfully) { results.Add((items[i], t.Result)); continue; }
+            var e = t.Exception?.InnerException ?? new TaskCanceledException();
+            WriteLbError(e as LbException ?? LbErrors.Internal(e));
+            results.Add((items[i], null));
+        }
+        return results;
+    }
 }
 
 /// <summary>
@@ -76,8 +148,7 @@ public abstract class FileCmdlet : LbCmdlet
 
     /// <summary>The metallb configuration of a file (or a copy of it), or the error that says how to add the addon.</summary>
     protected static MetalLbConfig RequireConfig(KonvoyFile file, MetalLbConfig? config) =>
-        config ?? throw new LbException(ErrorId.MetalLbAddonNotFound, ErrorKind.ObjectNotFound,
-            $"'{file.Path}' has no metallb addon entry.", file.Path, fix: $"Add it with: Enable-LbAddon -LiteralPath '{file.Path}'");
+        config ?? throw LbErrors.MetalLbAddonNotFound(file.Path);
 
     /// <summary>Decorates an output object with the file it came from, so it pipes into the next command.</summary>
     protected static PSObject WithPath(object item, string path)

@@ -17,22 +17,10 @@ public abstract class KubeCmdlet : LbCmdlet
     [ValidateNotNullOrEmpty]
     public string? Context { get; set; }
 
-    readonly CancellationTokenSource _cancel = new();
-    protected CancellationToken Cancel => _cancel.Token;
-
     protected KubeConnection Connect()
     {
         var connection = Run(() => KubeClientFactory.Connect(Kubeconfig is null ? null : GetUnresolvedProviderPathFromPSPath(Kubeconfig), Context));
         WriteVerbose($"API server {connection.Server}{(connection.Context is null ? " (in-cluster)" : $", context {connection.Context}")}");
         return connection;
     }
-
-    /// <summary>Runs async engine work from the pipeline thread; Ctrl+C cancels it.</summary>
-    protected T Await<T>(Func<CancellationToken, Task<T>> work) => Run(() =>
-    {
-        try { return Task.Run(() => work(_cancel.Token)).GetAwaiter().GetResult(); }
-        catch (OperationCanceledException) when (_cancel.IsCancellationRequested) { throw new PipelineStoppedException(); }
-    });
-
-    protected override void StopProcessing() => _cancel.Cancel();
 }

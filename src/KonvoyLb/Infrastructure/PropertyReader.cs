@@ -31,8 +31,7 @@ static class PropertyReader
         try { return LanguagePrimitives.ConvertTo<T>(value); }
         catch (PSInvalidCastException e)
         {
-            throw new LbException(ErrorId.InvalidArgument, ErrorKind.InvalidArgument,
-                $"{name} must be a {typeof(T).Name}, not '{value}'.", value, inner: e);
+            throw new LbException(ErrorId.InvalidArgument, $"{name} must be a {typeof(T).Name}, not '{value}'.", value, inner: e);
         }
     }
 
@@ -51,8 +50,7 @@ static class PropertyReader
             : Enumerable.Empty<string>();
         foreach (var n in names)
             if (!known.Contains(n, StringComparer.OrdinalIgnoreCase))
-                throw new LbException(ErrorId.InvalidArgument, ErrorKind.InvalidArgument,
-                    $"unknown key '{n}' in {what}.", item, fix: $"Use: {string.Join(", ", known)}.");
+                throw new LbException(ErrorId.InvalidArgument, $"unknown key '{n}' in {what}.", item, fix: $"Use: {string.Join(", ", known)}.");
     }
 
     public static List<BgpAdvertisement> Advertisements(IEnumerable<object> items) => items.Select(item =>
@@ -75,8 +73,7 @@ static class PropertyReader
             null => null,
             IDictionary d => d.Cast<DictionaryEntry>().Select(e => new KeyValuePair<string, string>(e.Key.ToString()!, e.Value?.ToString() ?? "")).ToList(),
             IEnumerable<KeyValuePair<string, string>> pairs => pairs.ToList(),
-            var other => throw new LbException(ErrorId.InvalidArgument, ErrorKind.InvalidArgument,
-                $"MatchLabels must be a hashtable of label names to values, not '{other}'.", other),
+            var other => throw new LbException(ErrorId.InvalidArgument, $"MatchLabels must be a hashtable of label names to values, not '{other}'.", other),
         };
         var expressions = Get(item, "MatchExpressions") is { } exprs
             ? (LanguagePrimitives.GetEnumerable(exprs)?.Cast<object>() ?? new[] { exprs }).Select(e =>

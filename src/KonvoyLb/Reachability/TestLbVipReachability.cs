@@ -58,7 +58,6 @@ public sealed class TestLbVipReachability : FileCmdlet
     public int MaxAddresses { get; set; } = 4096;
 
     readonly List<string> _addresses = new();
-    readonly CancellationTokenSource _cancel = new();
 
     protected override void ProcessRecord()
     {
@@ -79,31 +78,23 @@ public sealed class TestLbVipReachability : FileCmdlet
         };
         using var prober = new VipProber(options);
         if (prober.RawSocketError is { } rawError)
-            WriteError(new ErrorRecord(new UnauthorizedAccessException(rawError), ErrorId.NeedsRawSockets.ToString(), ErrorCategory.PermissionDenied, null));
+            WriteLbError(new LbException(ErrorId.NeedsRawSockets, rawError));
 
         // Node addresses are probed too, only to learn their MACs.
         var plan = Run(() => prober.Prepare(targets.Concat(nodeAddresses.Select(ip => new ProbeTarget(ip, null)))));
         foreach (var down in plan.Items.Where(i => i.Link is { IsUp: false }).Select(i => i.Link!.Name).Distinct())
-            WriteError(new ErrorRecord(new InvalidOperationException($"interface {down} is down; the addresses routed through it were not probed. Bring it up (ip link set {down} up)."),
-                ErrorId.InterfaceDown.ToString(), ErrorCategory.ResourceUnavailable, down));
+            WriteLbError(new LbException(ErrorId.InterfaceDown, $"interface {down} is down; the addresses routed through it were not probed.", down,
+                fix: $"Bring it up (ip link set {down} up)."));
 
         var clock = Stopwatch.StartNew();
         int completed = 0, total = plan.Items.Count;
         var progress = new Progress<int>(n => Volatile.Write(ref completed, n));
         var nodes = nodeAddresses.ToHashSet();
-        var task = Task.Run(() => prober.RunAsync(plan, nodes, progress, _cancel.Token));
-        var record = new ProgressRecord(1, "Probing VIPs", $"0 of {total} addresses");
-        while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(200))
+        var results = Await(ct => prober.RunAsync(plan, nodes, progress, ct), "Probing VIPs", () =>
         {
             int n = Volatile.Read(ref completed);
-            record.StatusDescription = $"{n} of {total} addresses";
-            record.PercentComplete = total == 0 ? 100 : Math.Min(100, n * 100 / total);
-            WriteProgress(record);
-        }
-        record.RecordType = ProgressRecordType.Completed;
-        WriteProgress(record);
-        if (task.IsCanceled || _cancel.IsCancellationRequested) return;
-        var results = task.GetAwaiter().GetResult();
+            return ($"{n} of {total} addresses", total == 0 ? 100 : n * 100 / total);
+        });
         foreach (var r in results) WriteObject(r);
 
         var counts = results.GroupBy(r => r.Status).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key}");
@@ -118,11 +109,9 @@ public sealed class TestLbVipReachability : FileCmdlet
         var pools = paths.SelectMany(p => { var f = Load(p); return RequireConfig(f, f.Addon?.Config).AddressPools ?? new(); }).ToList();
         if (Pool is { Length: > 0 })
         {
-            foreach (var missing in Pool.Where(n => !WildcardPattern.ContainsWildcardCharacters(n) && pools.All(p => p.Name != n)))
-                WriteError(new ErrorRecord(new ItemNotFoundException($"there is no address pool '{missing}' in '{path}'."),
-                    ErrorId.PoolNotFound.ToString(), ErrorCategory.ObjectNotFound, missing));
-            var patterns = Pool.Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToList();
-            pools = pools.Where(p => patterns.Any(w => w.IsMatch(p.Name))).ToList();
+            var all = pools;
+            pools = NameFilter.Select(Pool, all, p => p.Name, missing => WriteLbError(LbErrors.PoolNotFound(missing, path, all.Select(p => p.Name))))
+                .Select(x => x.Item1).ToList();
         }
         string beside = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, "inventory.yaml");
         return (Run(() => ProbeTargets.FromPools(pools, MaxAddresses)), LoadInventory(InventoryPath is null && File.Exists(beside) ? beside : null));
@@ -133,6 +122,4 @@ public sealed class TestLbVipReachability : FileCmdlet
         string? path = InventoryPath is null ? fallback : GetUnresolvedProviderPathFromPSPath(InventoryPath);
         return path is null ? null : Run(() => Inventory.Load(path));
     }
-
-    protected override void StopProcessing() => _cancel.Cancel();
 }

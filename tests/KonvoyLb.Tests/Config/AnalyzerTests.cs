@@ -76,7 +76,7 @@ public class AnalyzerTests
 
     static IpRange Range(string text)
     {
-        Assert.True(ConfigAnalyzer.TryParseAddressOrRange(text, out var r, out var error), error);
+        Assert.True(IpRange.TryParseAddressOrRange(text, out var r, out var error), error);
         return r;
     }
 
@@ -910,7 +910,7 @@ public class AnalyzerTests
     [InlineData("2001:db8::10-2001:db8::1f", "2001:db8::10/124")]
     public void AddressesCidrsAndRangesParse(string text, string expected)
     {
-        Assert.True(ConfigAnalyzer.TryParseAddressOrRange(text, out var r, out var error), error);
+        Assert.True(IpRange.TryParseAddressOrRange(text, out var r, out var error), error);
         Assert.Equal(expected, r.ToString());
     }
 
@@ -926,7 +926,7 @@ public class AnalyzerTests
     [InlineData("192.0.2.0/33")]
     public void WhatIsNotAnAddressCidrOrRangeIsRefused(string text)
     {
-        Assert.False(ConfigAnalyzer.TryParseAddressOrRange(text, out _, out var error));
+        Assert.False(IpRange.TryParseAddressOrRange(text, out _, out var error));
         Assert.False(string.IsNullOrEmpty(error));
     }
 

@@ -77,8 +77,7 @@ public sealed class YamlEditor
         foreach (var e in sorted)
         {
             if (e.Start < pos)
-                throw new LbException(ErrorId.EditVerificationFailed, ErrorKind.InvalidOperation,
-                    $"two planned edits overlap at offset {e.Start}; nothing was written.", fix: "Please report this with the file.");
+                throw LbErrors.EditVerificationFailed($"two planned edits overlap at offset {e.Start}", null);
             sb.Append(text, pos, e.Start - pos).Append(e.Text);
             pos = e.End;
         }

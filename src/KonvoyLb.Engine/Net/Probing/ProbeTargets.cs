@@ -19,16 +19,13 @@ public static class ProbeTargets
         var ranges = new List<(IpRange Range, string? Pool, bool AvoidBuggy)>();
         foreach (var (text, pool, avoid) in entries)
         {
-            if (!ConfigAnalyzer.TryParseAddressOrRange(text, out var range, out var error))
-                throw new LbException(text.Contains('-') ? ErrorId.InvalidRange : ErrorId.InvalidAddress, ErrorKind.InvalidArgument,
-                    $"'{text}'{(pool is null ? "" : $" (pool {pool})")}: {error}", text, fix: "Write an address, a CIDR or a first-last range of one family, first before last.");
+            var range = IpRange.ParseArgument(text, pool is null ? "address" : $"pool {pool}: address");
             ranges.Add((range, pool, avoid));
         }
         UInt128 total = 0;
         foreach (var r in ranges) total += r.Range.CountUsable(r.AvoidBuggy);
         if (total > (UInt128)maxAddresses)
-            throw new LbException(ErrorId.TooManyAddresses, ErrorKind.LimitsExceeded,
-                $"{total} addresses would be probed, more than the limit of {maxAddresses}.", total,
+            throw new LbException(ErrorId.TooManyAddresses, $"{total} addresses would be probed, more than the limit of {maxAddresses}.", total,
                 fix: "Probe fewer (-Pool, a narrower -Address) or raise -MaxAddresses if flooding that many addresses on this LAN is really intended.");
         var list = new List<ProbeTarget>((int)total);
         var seen = new HashSet<IPAddress>();

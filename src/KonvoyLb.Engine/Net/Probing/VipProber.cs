@@ -86,8 +86,7 @@ public sealed class VipProber : IDisposable
         try { _netlink = new Netlink(); }
         catch (IOException e)
         {
-            throw new LbException(ErrorId.ProbeFailed, ErrorKind.ResourceUnavailable, $"cannot ask the kernel for routes: {e.Message}", null,
-                fix: "Test-LbVipReachability needs Linux and its rtnetlink socket.", inner: e);
+            throw LbErrors.ProbeFailed("asking the kernel for routes", null, e, "Test-LbVipReachability needs Linux and its rtnetlink socket.");
         }
         try
         {
@@ -121,7 +120,7 @@ public sealed class VipProber : IDisposable
             try { route = _netlink.GetRoute(t.Address); }
             catch (IOException e)
             {
-                throw new LbException(ErrorId.ProbeFailed, ErrorKind.InvalidOperation, $"the route look-up for {t.Address} failed: {e.Message}", t.Address, inner: e);
+                throw LbErrors.ProbeFailed($"the route look-up for {t.Address}", t.Address, e);
             }
             LinkInfo? link = null;
             if (route.InterfaceIndex > 0)
@@ -166,13 +165,11 @@ public sealed class VipProber : IDisposable
         }
         catch (Exception e) when (e is not (OperationCanceledException or LbException))
         {
-            throw new LbException(ErrorId.ProbeFailed, ErrorKind.InvalidOperation,
-                $"sending the probes failed ({e.Message}); the results would be wrong, so none are reported.", null, inner: e);
+            throw LbErrors.ProbeFailed("sending the probes", null, e);
         }
 
         if (_loopFailure is { } failure)
-            throw new LbException(ErrorId.ProbeFailed, ErrorKind.InvalidOperation,
-                $"listening for answers failed ({failure.Message}); the results would be wrong, so none are reported.", null, inner: failure);
+            throw LbErrors.ProbeFailed("listening for answers", null, failure);
         var nodeMacs = new Dictionary<string, string>();
         foreach (var o in observations.Where(o => nodes.Contains(o.Target.Address) && o.Seen is not null))
             foreach (var mac in o.Seen!.Macs.Keys) nodeMacs.TryAdd(mac, o.Target.Address.ToString());

@@ -83,10 +83,10 @@ public static class BgpAdvertisements
             var communities = (ad.Communities ?? new()).Select(c =>
             {
                 var value = alias.TryGetValue(c, out var v) ? v : c;
-                var parts = value.Split(':');
-                return (uint)ushort.Parse(parts[0]) << 16 | ushort.Parse(parts[1]);
+                // Validated before (ConfigValidator); an invalid one is never announced.
+                return ConfigValidator.TryParseCommunity(value, out var community) ? community : (uint?)null;
             }).ToList();
-            return new BgpRoute(new BgpPrefix(ip, length), ad.LocalPref, communities);
+            return new BgpRoute(new BgpPrefix(ip, length), ad.LocalPref, communities.OfType<uint>().ToList());
         }).ToList();
     }
 }
