@@ -53,7 +53,7 @@ public sealed class RestartLbController : KubeCmdlet
 
         PodSummary? latest = null;
         var wait = Task.Run(() => restart.WaitForReplacementAsync(deleted, found.Pods, found.ResourceVersion, TimeSpan.FromSeconds(TimeoutSeconds),
-            clock, p => Volatile.Write(ref latest, p), Cancel));
+            clock.Elapsed, p => Volatile.Write(ref latest, p), Cancel));
         var progress = new ProgressRecord(1, "Restarting the MetalLB controller", $"deleted {string.Join(", ", deleted.Select(p => p.Name))}; waiting for a replacement");
         while (!((IAsyncResult)wait).AsyncWaitHandle.WaitOne(100))
         {
