@@ -88,7 +88,7 @@ public sealed class ResourceCache<T> where T : class, IKubernetesObject<V1Object
     string? _resourceVersion;
     bool _listNeeded = true;
     int _started, _failuresInRow;
-    long _lists, _relists, _watches, _resumes, _errors, _resyncs;
+    long _lists, _relists, _watches, _resumes, _errors, _resyncs, _backoffs;
     Exception? _lastError;
 
     public ResourceCache(CacheListFunc<T> list, CacheWatchFunc<T> watch, ResourceCacheOptions? options = null)
@@ -133,6 +133,9 @@ public sealed class ResourceCache<T> where T : class, IKubernetesObject<V1Object
 
     /// <summary>Failures since the last success (what the current back-off grew from).</summary>
     public int FailuresInRow => Volatile.Read(ref _failuresInRow);
+
+    /// <summary>Back-off waits begun (each after its delay is set in <see cref="LastBackoff"/> and its timer started).</summary>
+    public long Backoffs => Interlocked.Read(ref _backoffs);
 
     /// <summary>The delay of the latest back-off.</summary>
     public TimeSpan LastBackoff { get; private set; }
@@ -309,7 +312,9 @@ public sealed class ResourceCache<T> where T : class, IKubernetesObject<V1Object
         var grown = _options.BackoffInitial.TotalMilliseconds * Math.Pow(2, Math.Min(n - 1, 30));
         var capped = Math.Min(grown, _options.BackoffMax.TotalMilliseconds);
         LastBackoff = TimeSpan.FromMilliseconds(capped * (1 - _options.Jitter * _options.Random.NextDouble()));
-        return Task.Delay(LastBackoff, _options.Time, cancel);
+        var wait = Task.Delay(LastBackoff, _options.Time, cancel);
+        Interlocked.Increment(ref _backoffs);
+        return wait;
     }
 
     /// <summary>410 Gone, as the HTTP status of a list or watch, or as the Status of a watch ERROR event.</summary>
