@@ -40,6 +40,11 @@ internal sealed class ApiHandler
         _log.Enqueue(entry);
         _options.OnRequest?.Invoke(entry + $" [{request.Headers.Accept}]");
         while (_log.Count > _options.RequestLogLimit) _log.TryDequeue(out _);
+        if (_faults.Outage)
+        {
+            ctx.Abort();
+            return;
+        }
         try
         {
             var latency = _faults.Latency;

@@ -14,7 +14,7 @@ public sealed class KubeFaults
     readonly Store _store;
     TimeSpan _latency;
     string? _token;
-    bool _tokenSet;
+    bool _tokenSet, _outage;
 
     internal KubeFaults(Store store) => _store = store;
 
@@ -30,6 +30,20 @@ public sealed class KubeFaults
     {
         get { lock (_gate) return _latency; }
         set { lock (_gate) _latency = value; }
+    }
+
+    /// <summary>
+    /// The API server is down: every request's connection is reset before an answer (clients see an IOException or
+    /// HttpRequestException, as when an apiserver restarts behind its address), and open watches are cut.
+    /// </summary>
+    public bool Outage
+    {
+        get { lock (_gate) return _outage; }
+        set
+        {
+            lock (_gate) _outage = value;
+            if (value) _store.DropWatches(abort: true);
+        }
     }
 
     /// <summary>
@@ -66,11 +80,12 @@ public sealed class KubeFaults
     public void DropWatchesAfter(TimeSpan delay, bool abort = true) =>
         _ = Task.Delay(delay).ContinueWith(_ => _store.DropWatches(abort), TaskScheduler.Default);
 
-    /// <summary>Removes every fault: no latency, no failures, nothing forbidden, the configured token again.</summary>
+    /// <summary>Removes every fault: no latency, no failures, nothing forbidden, the configured token again, no outage.</summary>
     public void Clear()
     {
         lock (_gate)
         {
+            _outage = false;
             _latency = TimeSpan.Zero;
             _failures.Clear();
             _forbidden.Clear();

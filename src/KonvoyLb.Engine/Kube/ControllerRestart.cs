@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using k8s;
 using k8s.Autorest;
@@ -43,17 +42,18 @@ public sealed class RestartResult
 
 /// <summary>
 /// Deletes the MetalLB controller pods and watches (never polls) until a replacement (a new UID) is
-/// Ready, or says why it will not be. A dropped watch is resumed from the last resourceVersion; an
-/// expired one (410 Gone) is answered with a fresh list.
+/// Ready, or says why it will not be. The watching is a <see cref="ResourceCache{T}"/>: a dropped watch is
+/// resumed from the last resourceVersion, an expired one (410 Gone) answered with a fresh list.
 /// </summary>
 public sealed class ControllerRestart
 {
     readonly KubeConnection _kube;
     readonly string _ns, _selector;
+    readonly TimeProvider _time;
 
-    public ControllerRestart(KubeConnection kube, string ns, string selector)
+    public ControllerRestart(KubeConnection kube, string ns, string selector, TimeProvider? time = null)
     {
-        _kube = kube; _ns = ns; _selector = selector;
+        _kube = kube; _ns = ns; _selector = selector; _time = time ?? TimeProvider.System;
     }
 
     /// <summary>The controller pods as they are now, and the list's resourceVersion to watch from.</summary>
@@ -100,71 +100,67 @@ public sealed class ControllerRestart
 
     /// <summary>
     /// Waits for a pod of the selector that did not exist before (its UID is none of <paramref name="existing"/>,
-    /// deleted or kept) to be Ready, watching from <paramref name="resourceVersion"/>. <paramref name="onChange"/>
-    /// sees every state of the new pod.
+    /// deleted or kept) to be Ready, watching from <paramref name="resourceVersion"/> through a <see cref="ResourceCache{T}"/>
+    /// of the selector's pods. <paramref name="elapsed"/> is the part of <paramref name="timeout"/> already spent (deleting);
+    /// <paramref name="onChange"/> sees every state of the new pod.
     /// </summary>
     public async Task<RestartResult> WaitForReplacementAsync(IReadOnlyList<PodSummary> deleted, IReadOnlyList<PodSummary> existing, string resourceVersion,
-        TimeSpan timeout, Stopwatch clock, Action<PodSummary>? onChange, CancellationToken cancel)
+        TimeSpan timeout, TimeSpan elapsed, Action<PodSummary>? onChange, CancellationToken cancel)
     {
-        var old = deleted;
+        var started = _time.GetTimestamp();
         var oldUids = existing.Concat(deleted).Select(p => p.Uid).ToHashSet();
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        deadline.CancelAfter(timeout - clock.Elapsed > TimeSpan.Zero ? timeout - clock.Elapsed : TimeSpan.Zero);
+        var left = timeout - elapsed;
+        using var expiry = new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero, _time);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel, expiry.Token);
         PodSummary? latest = null;
         RestartResult Done(bool ready, string? failure) =>
-            new() { Namespace = _ns, OldPods = old, NewPod = latest, Ready = ready, Elapsed = clock.Elapsed, Failure = failure };
+            new() { Namespace = _ns, OldPods = deleted, NewPod = latest, Ready = ready, Elapsed = elapsed + _time.GetElapsedTime(started), Failure = failure };
 
-        string rv = resourceVersion;
+        // The deleted pods were listed already: watch from that list's version (no second list), an empty snapshot is enough
+        // since only pods with new UIDs matter. The cache resumes dropped watches and re-lists on 410 Gone.
+        var pods = ResourceCaches.Pods(_kube.Client, _ns, _selector, options: new ResourceCacheOptions
+        {
+            Time = _time, WatchTimeout = timeout, BackoffInitial = TimeSpan.FromMilliseconds(200), BackoffMax = TimeSpan.FromSeconds(5),
+        });
+        pods.Seed([], resourceVersion);
+        Exception? fatal = null;
+        pods.Failed += e =>
+        {
+            if (!IsLasting(e)) return;
+            fatal = e;
+            stop.Cancel();
+        };
+        var run = pods.RunAsync(stop.Token);
         try
         {
-            while (true)
+            await foreach (var change in pods.Changes.ReadAllAsync(stop.Token).ConfigureAwait(false))
             {
-                bool relist = false;
-                try
-                {
-                    var events = _kube.Client.CoreV1.WatchListNamespacedPodAsync(_ns, allowWatchBookmarks: true, labelSelector: _selector,
-                        resourceVersion: rv, timeoutSeconds: (int)Math.Max(1, timeout.TotalSeconds), onError: _ => relist = true, cancellationToken: deadline.Token);
-                    await foreach (var (type, pod) in events.ConfigureAwait(false))
-                    {
-                        if (type == WatchEventType.Error) { relist = true; break; }
-                        if (pod?.Metadata?.ResourceVersion is { } v) rv = v;
-                        if (type is WatchEventType.Bookmark or WatchEventType.Deleted || pod?.Metadata is null || oldUids.Contains(pod.Metadata.Uid)) continue;
-                        latest = PodSummary.From(pod);
-                        onChange?.Invoke(latest);
-                        if (latest.Ready) return Done(true, null);
-                        if (latest.Reason is { } reason) return Done(false, reason);
-                    }
-                }
-                catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Gone) { relist = true; }
-                catch (Exception e) when (e is IOException or HttpRequestException && !deadline.IsCancellationRequested)
-                {
-                    // The connection dropped: resume from the last version seen, after a breath.
-                    await Task.Delay(200, deadline.Token).ConfigureAwait(false);
-                }
-                // The stream ended (server timeout, dropped connection) or its version expired (410 Gone): resume,
-                // from a fresh list when the version can no longer be watched from.
-                if (relist) rv = await RelistAsync(oldUids, p => latest = p, deadline.Token).ConfigureAwait(false) ?? rv;
-                if (latest is { Ready: true }) return Done(true, null);
-                if (latest?.Reason is { } r) return Done(false, r);
+                if (change.Kind == CacheChangeKind.Deleted || oldUids.Contains(change.Object.Metadata.Uid)) continue;
+                latest = PodSummary.From(change.Object);
+                onChange?.Invoke(latest);
+                if (latest.Ready) return Done(true, null);
+                if (latest.Reason is { } reason) return Done(false, reason);
             }
+            throw new OperationCanceledException(stop.Token);
         }
         catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
         {
+            if (Volatile.Read(ref fatal) is { } e) throw KubeClientFactory.Explain(e, _kube, "watch", "pods", _ns);
             return Done(false, $"no replacement became Ready within {timeout.TotalSeconds:F0} s" +
                 (latest is null ? " (no new pod appeared: check the controller's Deployment)" : $" (last seen: {latest.Name} {latest.Phase})"));
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        finally
         {
-            throw KubeClientFactory.Explain(e, _kube, "watch", "pods", _ns);
+            stop.Cancel();
+            await run.ConfigureAwait(false);
         }
     }
 
-    /// <summary>After 410 Gone: list again, note the replacement if already there, and return the list's version.</summary>
-    async Task<string?> RelistAsync(HashSet<string> oldUids, Action<PodSummary> found, CancellationToken cancel)
+    /// <summary>A failure that retrying will not heal within a restart (credentials, permissions, a missing namespace, a bad request).</summary>
+    static bool IsLasting(Exception e) => (e switch
     {
-        var list = await _kube.Client.CoreV1.ListNamespacedPodAsync(_ns, labelSelector: _selector, cancellationToken: cancel).ConfigureAwait(false);
-        foreach (var pod in list.Items.Where(p => !oldUids.Contains(p.Metadata.Uid)))
-            found(PodSummary.From(pod));
-        return list.Metadata?.ResourceVersion;
-    }
+        HttpOperationException h => (int?)h.Response?.StatusCode,
+        KubernetesException k => k.Status?.Code,
+        _ => null,
+    }) is >= 400 and < 500 and not (408 or 409 or 410 or 429);
 }

@@ -53,7 +53,7 @@ public sealed class RestartLbController : KubeCmdlet
 
         PodSummary? latest = null;
         var result = Await(ct => restart.WaitForReplacementAsync(deleted, found.Pods, found.ResourceVersion, TimeSpan.FromSeconds(TimeoutSeconds),
-            clock, p => Volatile.Write(ref latest, p), ct), "Restarting the MetalLB controller", () =>
+            clock.Elapsed, p => Volatile.Write(ref latest, p), ct), "Restarting the MetalLB controller", () =>
         {
             var seen = Volatile.Read(ref latest);
             return (seen is null ? $"deleted {string.Join(", ", deleted.Select(p => p.Name))}; waiting for a replacement pod" : $"{seen.Name}: {seen.Phase}{(seen.Ready ? ", Ready" : "")}",

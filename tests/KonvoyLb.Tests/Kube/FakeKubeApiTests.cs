@@ -586,6 +586,31 @@ public sealed class FakeKubeApiTests
     }
 
     [Fact]
+    public async Task An_outage_resets_every_connection_and_cuts_open_watches_until_it_ends()
+    {
+        await using var kube = await FakeKubeApi.StartAsync();
+        using var client = Client(kube);
+        await client.CoreV1.CreateNamespacedConfigMapAsync(ConfigMap("a", "1"), "default");
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var watching = Task.Run(async () =>
+        {
+            await foreach (var _ in client.CoreV1.WatchListNamespacedConfigMapAsync("default", resourceVersion: kube.ResourceVersion.ToString(), cancellationToken: cts.Token)) { }
+        });
+        await Eventually(() => Task.FromResult(kube.OpenWatches), n => n == 1, TimeSpan.FromSeconds(5), "the watch opening");
+
+        kube.Faults.Outage = true;
+        var cut = await Assert.ThrowsAnyAsync<Exception>(() => watching);
+        Assert.True(cut is IOException or HttpRequestException, cut.ToString());
+        var before = kube.RequestLog.Count;
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => client.CoreV1.ListNamespacedConfigMapAsync("default"));
+        Assert.True(refused is IOException or HttpRequestException, refused.ToString());
+        Assert.Contains(kube.RequestLog.Skip(before), r => r.StartsWith("GET /api/v1/namespaces/default/configmaps", StringComparison.Ordinal));
+
+        kube.Faults.Outage = false;
+        Assert.Single((await client.CoreV1.ListNamespacedConfigMapAsync("default")).Items);
+    }
+
+    [Fact]
     public async Task A_token_is_required_when_configured()
     {
         await using var kube = await FakeKubeApi.StartAsync(new FakeKubeOptions { Token = "s3cret" });

@@ -36,7 +36,7 @@ public sealed class KubeOperationsTests : IAsyncLifetime
         var clock = Stopwatch.StartNew();
         foreach (var p in found.Pods) await restart.DeleteAsync(p.Name, default);
         afterDelete?.Invoke();
-        return await restart.WaitForReplacementAsync(found.Pods, found.Pods, found.ResourceVersion, timeout, clock, null, default);
+        return await restart.WaitForReplacementAsync(found.Pods, found.Pods, found.ResourceVersion, timeout, clock.Elapsed, null, default);
     }
 
     async Task ControllerReady(TimeSpan readyAfter, PodFailure failure = PodFailure.None)
