@@ -16,7 +16,9 @@ public static class TcpMd5
     public static byte[] Struct(IPAddress peer, string key)
     {
         var keyBytes = Encoding.UTF8.GetBytes(key);
-        if (keyBytes.Length > MaxKeyBytes) throw new ArgumentException($"a TCP MD5 key has at most {MaxKeyBytes} bytes", nameof(key));
+        if (keyBytes.Length > MaxKeyBytes)
+            throw new LbException(ErrorId.InvalidPassword, $"the BGP password for {peer} has {keyBytes.Length} bytes; TCP MD5 keys have at most {MaxKeyBytes}.", peer,
+                fix: $"Use a password of at most {MaxKeyBytes} bytes on both sides.");
         var s = new byte[StructSize];
         var address = peer.GetAddressBytes();
         if (peer.AddressFamily == AddressFamily.InterNetwork)

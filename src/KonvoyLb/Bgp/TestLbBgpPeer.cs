@@ -98,14 +98,14 @@ public sealed class TestLbBgpPeer : FileCmdlet
     {
         if (_peers.Count == 0) return;
         var announceFor = TimeSpan.FromSeconds(Seconds);
-        // A peer whose check fails outright (no TCP MD5 in this kernel, say) is that peer's error; the others are reported.
+        // A peer whose check fails (no TCP MD5 in this kernel, say) is that peer's error; the others are reported.
         foreach (var (_, r) in AwaitEach(_peers, (p, ct) => BgpPeerCheck.RunAsync(p.Settings, p.Route, announceFor, ct), "Testing BGP peers", "peers"))
         {
             if (r is null) continue;
             WriteObject(r);
             if (!r.Established || r.Error is not null)
             {
-                var id = r.Established ? ErrorId.BgpSessionFailed : r.TcpReached ? ErrorId.BgpOpenRefused : ErrorId.BgpConnectFailed;
+                var id = r.ErrorId ?? (r.Established ? ErrorId.BgpSessionFailed : r.TcpReached ? ErrorId.BgpOpenRefused : ErrorId.BgpConnectFailed);
                 WriteLbError(new LbException(id, $"BGP peer {r.PeerAddress}: {r.PeerNotification ?? r.Error}", r.PeerAddress));
             }
         }

@@ -25,6 +25,8 @@ public sealed class BgpPeerCheckResult
     public string? AnnouncedPrefix { get; init; }
     public IPAddress? LocalAddress { get; init; }
     public string? Error { get; init; }
+    /// <summary>The catalogued id of <see cref="Error"/> (BgpConnectFailed, BgpOpenRefused, BgpSessionFailed, BgpMd5Unsupported, ...).</summary>
+    public ErrorId? ErrorId { get; init; }
 }
 
 /// <summary>
@@ -62,6 +64,7 @@ public static class BgpPeerCheck
             AnnouncedPrefix = announced, LocalAddress = stats.LocalAddress,
             // Also after Established: a session that dies while the test prefix is out is not a success.
             Error = stats.LastError,
+            ErrorId = stats.LastErrorId ?? (stats.LastError is null ? null : established ? Engine.ErrorId.BgpSessionFailed : Engine.ErrorId.BgpOpenRefused),
         };
     }
 }

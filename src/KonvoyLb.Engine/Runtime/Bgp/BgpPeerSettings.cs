@@ -38,21 +38,31 @@ public sealed record BgpPeerSettings
 
     public override string ToString() => $"{PeerAddress}:{Port} AS{PeerAsn} (us AS{MyAsn})";
 
-    /// <summary>The settings of a peer of the legacy configuration (validated by <see cref="ConfigValidator"/> first).</summary>
+    /// <summary>
+    /// The settings of a peer of the legacy configuration. Validate it first (<see cref="ConfigValidator"/>); what is
+    /// still unusable here is an <see cref="LbException"/> naming the field, never a raw exception.
+    /// </summary>
     public static BgpPeerSettings From(BgpPeer peer)
     {
+        string who = peer.PeerAddress ?? "without peer-address";
         TimeSpan Duration(string? text, TimeSpan fallback) =>
             text is not null && GoDuration.TryParse(text, out var d) ? TimeSpan.FromSeconds(Math.Truncate(d.TotalSeconds)) : fallback;
+        IPAddress? Address(string? text, string field) => text is null ? null : IPAddress.TryParse(text, out var a) ? a
+            : throw new LbException(ErrorId.InvalidAddress, $"BGP peer {who}: {field} '{text}' is not an IP address.", text,
+                fix: $"Write {field} as a plain IPv4 or IPv6 address.");
+        uint Asn(uint? value, string field) => value is > 0 ? value.Value
+            : throw new LbException(ErrorId.InvalidAsn, $"BGP peer {who}: {field} is missing or 0.", who, fix: $"Give {field}, 1 to 4294967295.");
         return new BgpPeerSettings
         {
-            PeerAddress = IPAddress.Parse(peer.PeerAddress ?? throw new ArgumentException("the peer has no peer-address")),
-            MyAsn = peer.MyAsn ?? throw new ArgumentException("the peer has no my-asn"),
-            PeerAsn = peer.PeerAsn ?? throw new ArgumentException("the peer has no peer-asn"),
+            PeerAddress = Address(peer.PeerAddress, "peer-address")
+                ?? throw new LbException(ErrorId.MissingField, "a BGP peer has no peer-address.", null, fix: "Give every peer its peer-address."),
+            MyAsn = Asn(peer.MyAsn, "my-asn"),
+            PeerAsn = Asn(peer.PeerAsn, "peer-asn"),
             Port = peer.PeerPort ?? 179,
-            SourceAddress = peer.SourceAddress is null ? null : IPAddress.Parse(peer.SourceAddress),
+            SourceAddress = Address(peer.SourceAddress, "source-address"),
             HoldTime = Duration(peer.HoldTime, TimeSpan.FromSeconds(90)),
             KeepaliveTime = peer.KeepaliveTime is null ? null : Duration(peer.KeepaliveTime, TimeSpan.FromSeconds(30)),
-            RouterId = peer.RouterId is null ? null : IPAddress.Parse(peer.RouterId),
+            RouterId = Address(peer.RouterId, "router-id"),
             Password = peer.RevealPassword(),
             EbgpMultihop = peer.EbgpMultihop == true,
         };

@@ -1,12 +1,9 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using KonvoyLb.Engine.Net;
 
 namespace KonvoyLb.Engine.Runtime.Bgp;
-
-public enum BgpSessionState { Idle, Connect, OpenSent, OpenConfirm, Established }
 
 /// <summary>A snapshot of a session, for cmdlets and metrics.</summary>
 public sealed record BgpSessionStats
@@ -33,60 +30,69 @@ public sealed record BgpSessionStats
     /// <summary>The NOTIFICATION the peer sent last, in words.</summary>
     public string? LastNotificationReceived { get; init; }
     public string? LastError { get; init; }
+    /// <summary>The catalogued id of <see cref="LastError"/>: BgpConnectFailed, BgpOpenRefused, BgpSessionFailed, BgpMd5Unsupported or InternalError.</summary>
+    public ErrorId? LastErrorId { get; init; }
+    /// <summary>While waiting to reconnect: how long the back-off is.</summary>
+    public TimeSpan? RetryIn { get; init; }
 }
 
+/// <summary>Why a session ended or could not start: raised as <see cref="BgpSession.Failed"/> and kept in the stats.</summary>
+public sealed record BgpSessionFailure(ErrorId Id, string Message, BgpSessionState ReachedState);
+
 /// <summary>
-/// One BGP session as an active announcer (RFC 4271 FSM: Idle → Connect → OpenSent → OpenConfirm →
-/// Established). It dials out (never listens), enforces the hold timer on what it receives, sends
-/// keepalives with jitter, and keeps an Adj-RIB-Out: the wanted routes are desired state, and only the
-/// difference is sent, packed into as few UPDATEs as fit. Reconnects back off exponentially and do not
-/// reset on a session that fails right after OPEN. Stopping sends Cease (administrative shutdown).
+/// One BGP session as an active announcer. It dials out (never listens) through a <see cref="BgpTransport"/>, lets a
+/// <see cref="BgpFsm"/> decide every step, and keeps an <see cref="AdjRibOut"/> in step with the wanted routes: only the
+/// difference is sent, packed into as few UPDATEs as fit. Whatever the session waits for (messages, timers, route
+/// changes, stop) arrives in one inbox read by one loop, so the state machine sees one input at a time. Reconnects back
+/// off exponentially and do not reset for a session that fails right after OPEN; stopping sends Cease (administrative
+/// shutdown). Time comes from a <see cref="TimeProvider"/>. Nothing escapes <see cref="StartAsync"/>: every failure
+/// becomes state (<see cref="Stats"/>) and an event (<see cref="Failed"/>), and the session tries again.
 /// </summary>
 public sealed class BgpSession : IAsyncDisposable
 {
-    static readonly TimeSpan OpenSentHold = TimeSpan.FromSeconds(240);
     static readonly TimeSpan StableAfter = TimeSpan.FromSeconds(30);
-    const ushort GracefulRestartTime = 120;
+    static readonly TimeSpan CeaseTimeout = TimeSpan.FromSeconds(2);
 
     readonly BgpPeerSettings _s;
     readonly Action<string>? _log;
+    readonly TimeProvider _time;
+    readonly AdjRibOut _rib = new();
     readonly object _gate = new();
-    readonly Dictionary<BgpPrefix, BgpRoute> _desired = new();
-    readonly Dictionary<BgpPrefix, BgpRoute> _ribOut = new();
-    readonly SemaphoreSlim _changed = new(0, 1);
     readonly CancellationTokenSource _stop = new();
     string? _stopMessage;
     Task? _run;
-
-    // Observable state (written by the session task, read by anyone).
+    ChannelWriter<Signal>? _inbox;
+    int _routesDirty;
     volatile BgpSessionState _state;
     BgpSessionStats _stats = new();
 
-    public BgpSession(BgpPeerSettings settings, Action<string>? log = null)
+    public BgpSession(BgpPeerSettings settings, Action<string>? log = null, TimeProvider? time = null)
     {
         _s = settings;
         _log = log;
+        _time = time ?? TimeProvider.System;
     }
 
     public BgpPeerSettings Settings => _s;
     public BgpSessionState State => _state;
-    public BgpSessionStats Stats => _stats with { State = _state };
+    public BgpSessionStats Stats { get { lock (_gate) return _stats with { State = _state }; } }
+
+    /// <summary>Raised on every state change. Handlers must be quick; what they throw is ignored.</summary>
     public event Action<BgpSessionState>? StateChanged;
+
+    /// <summary>Raised when a connection attempt or an established session ends for a reason worth reporting.</summary>
+    public event Action<BgpSessionFailure>? Failed;
 
     // ---- desired state ------------------------------------------------------------------------------
 
-    public void Advertise(BgpRoute route) => Change(() => _desired[route.Prefix] = route);
-    public void Withdraw(BgpPrefix prefix) => Change(() => _desired.Remove(prefix));
-    public void SetRoutes(IEnumerable<BgpRoute> routes) => Change(() =>
-    {
-        _desired.Clear();
-        foreach (var r in routes) _desired[r.Prefix] = r;
-    });
+    public void Advertise(BgpRoute route) { _rib.Advertise(route); RoutesChanged(); }
+    public void Withdraw(BgpPrefix prefix) { _rib.Withdraw(prefix); RoutesChanged(); }
+    public void SetRoutes(IEnumerable<BgpRoute> routes) { _rib.SetRoutes(routes); RoutesChanged(); }
 
-    void Change(Action change)
+    /// <summary>Wakes the connection's loop once however many changes come in before it syncs.</summary>
+    void RoutesChanged()
     {
-        lock (_gate) change();
-        try { _changed.Release(); } catch (SemaphoreFullException) { }
+        if (Interlocked.Exchange(ref _routesDirty, 1) == 0) Volatile.Read(ref _inbox)?.TryWrite(new Signal.Routes());
     }
 
     // ---- lifecycle ---------------------------------------------------------------------------------
@@ -100,23 +106,27 @@ public sealed class BgpSession : IAsyncDisposable
 
     async Task RunAsync()
     {
-        var backoff = _s.MinBackoff;
+        TimeSpan? backoff = null;
         while (!_stop.IsCancellationRequested)
         {
-            var (established, _) = await ConnectAndServeAsync(null, _stop.Token).ConfigureAwait(false);
+            var established = await ConnectAndServeAsync(null, _stop.Token).ConfigureAwait(false);
             if (_stop.IsCancellationRequested) break;
-            // A session that stayed up resets the back-off; one that died at once (a peer refusing us) does not.
-            backoff = established >= StableAfter ? _s.MinBackoff : TimeSpan.FromTicks(Math.Min(_s.MaxBackoff.Ticks, backoff.Ticks * 2));
-            var wait = TimeSpan.FromTicks((long)(backoff.Ticks * (0.75 + Random.Shared.NextDouble() * 0.25)));
+            // A session that stayed up starts over at the shortest wait; one that died at once (a peer refusing us) doubles it.
+            backoff = backoff is null || established >= StableAfter ? _s.MinBackoff
+                : TimeSpan.FromTicks(Math.Min(_s.MaxBackoff.Ticks, backoff.Value.Ticks * 2));
+            var wait = TimeSpan.FromTicks((long)(backoff.Value.Ticks * (0.75 + Random.Shared.NextDouble() * 0.25)));
+            // The timer starts before the wait is shown, so whoever sees RetryIn can count on it (tests move a fake clock by it).
+            var delay = Task.Delay(wait, _time, _stop.Token);
+            Update(s => s with { RetryIn = wait });
             _log?.Invoke($"{_s}: reconnecting in {wait.TotalSeconds:F1} s");
-            try { await Task.Delay(wait, _stop.Token).ConfigureAwait(false); }
+            try { await delay.ConfigureAwait(false); }
             catch (OperationCanceledException) { break; }
         }
     }
 
     /// <summary>
     /// One attempt, for Test-LbBgpPeer: connect, and once Established run <paramref name="whileEstablished"/>
-    /// (e.g. announce, wait, withdraw), then close with Cease. Returns the session's stats.
+    /// (e.g. announce, wait, withdraw), then close with Cease. Returns the session's stats; never throws.
     /// </summary>
     public async Task<BgpSessionStats> TryOnceAsync(Func<CancellationToken, Task>? whileEstablished, string? ceaseMessage, CancellationToken cancel)
     {
@@ -144,423 +154,291 @@ public sealed class BgpSession : IAsyncDisposable
         if (_state == state) return;
         _state = state;
         _log?.Invoke($"{_s}: {state}");
-        StateChanged?.Invoke(state);
+        try { StateChanged?.Invoke(state); }
+        catch (Exception) { /* a subscriber must not break the session */ }
     }
 
     void Update(Func<BgpSessionStats, BgpSessionStats> f) { lock (_gate) _stats = f(_stats); }
 
+    void Report(ErrorId id, string message, BgpSessionState reached)
+    {
+        Update(s => s with { LastError = message, LastErrorId = id });
+        _log?.Invoke($"{_s}: {message}");
+        try { Failed?.Invoke(new BgpSessionFailure(id, message, reached)); }
+        catch (Exception) { /* a subscriber must not break the session */ }
+    }
+
+    void UpdateCounts()
+    {
+        int sent = _rib.SentCount, pending = _rib.PendingCount;
+        Update(s => s with { PrefixesAdvertised = sent, PendingPrefixes = pending });
+    }
+
     // ---- one connection ----------------------------------------------------------------------------
 
-    sealed class Connection(Socket socket, NetworkStream stream)
+    /// <summary>Everything one connection's loop waits for.</summary>
+    abstract record Signal
     {
-        public readonly Socket Socket = socket;
-        public readonly NetworkStream Stream = stream;
-        public readonly BgpFramer Framer = new();
-        public readonly SemaphoreSlim WriteLock = new(1, 1);
-        public BgpEncodeOptions Options;
-        public bool V4 = true, V6;
-        public IPAddress Local = IPAddress.None;
-        /// <summary>Next hops for each family: the session's own address, or another address of the same interface.</summary>
-        public IPAddress? NextHopV4, NextHopV6;
+        public sealed record Message(BgpMessage Value) : Signal;
+        public sealed record Malformed(BgpError Error) : Signal;
+        public sealed record TransportEnded(Exception? Error) : Signal;
+        public sealed record Timer(BgpTimer Which, long Generation) : Signal;
+        public sealed record Routes : Signal;
+        public sealed record WorkDone : Signal;
     }
 
-    /// <summary>
-    /// The other family's address on the interface that carries the session: IPv6 routes over an IPv4
-    /// session need an IPv6 next hop the peer can reach (an IPv4-mapped one is refused), and vice versa.
-    /// </summary>
-    static (IPAddress? V4, IPAddress? V6) NextHops(IPAddress local)
+    /// <summary>The FSM's timers on the session's clock; an expiry is a signal, and a re-armed timer's stale expiry is ignored.</summary>
+    sealed class Timers(TimeProvider time, ChannelWriter<Signal> inbox) : IDisposable
     {
-        var nic = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
-            .FirstOrDefault(n => n.GetIPProperties().UnicastAddresses.Any(u => u.Address.Equals(local)));
-        var addresses = nic?.GetIPProperties().UnicastAddresses.Select(u => u.Address).ToList() ?? new List<IPAddress>();
-        var v4 = local.AddressFamily == AddressFamily.InterNetwork ? local : addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork);
-        var v6 = local.AddressFamily == AddressFamily.InterNetworkV6 ? local
-            : addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetworkV6 && !a.IsIPv6LinkLocal);
-        return (v4, v6 is null ? null : new IPAddress(v6.GetAddressBytes()));
+        readonly ITimer?[] _timers = new ITimer?[2];
+        readonly long[] _generation = new long[2];
+
+        public void Arm(BgpTimer which, TimeSpan due)
+        {
+            int i = (int)which;
+            _timers[i]?.Dispose();
+            _timers[i] = null;
+            long generation = ++_generation[i];
+            if (due == Timeout.InfiniteTimeSpan) return;
+            _timers[i] = time.CreateTimer(_ => inbox.TryWrite(new Signal.Timer(which, generation)), null, due, Timeout.InfiniteTimeSpan);
+        }
+
+        public bool IsCurrent(Signal.Timer t) => _generation[(int)t.Which] == t.Generation;
+
+        public void Dispose()
+        {
+            foreach (var t in _timers) t?.Dispose();
+        }
     }
 
-    /// <summary>Connects and serves until the session ends; returns how long it was Established.</summary>
-    async Task<(TimeSpan Established, bool Ok)> ConnectAndServeAsync(Func<CancellationToken, Task>? once, CancellationToken cancel)
+    /// <summary>Connects and serves until the session ends; returns how long it was Established. Never throws.</summary>
+    async Task<TimeSpan> ConnectAndServeAsync(Func<CancellationToken, Task>? work, CancellationToken cancel)
     {
-        var clock = Stopwatch.StartNew();
-        Update(s => s with { Connects = s.Connects + 1, TcpConnected = false, LastNotificationReceived = null });
+        _connectStarted = _time.GetTimestamp();
+        long establishedAt = 0;
+        var reached = BgpSessionState.Connect;
+        var fsm = new BgpFsm(_s);
+        var inbox = Channel.CreateUnbounded<Signal>(new UnboundedChannelOptions { SingleReader = true });
+        using var timers = new Timers(_time, inbox.Writer);
+        using var connection = new CancellationTokenSource();
+        BgpTransport? transport = null;
+        CancellationTokenSource? cease = null;
+        Task reader = Task.CompletedTask;
+        Update(s => s with { Connects = s.Connects + 1, TcpConnected = false, LastNotificationReceived = null, RetryIn = null });
         SetState(BgpSessionState.Connect);
-        Connection? c = null;
-        var establishedAt = TimeSpan.Zero;
         try
         {
-            c = await ConnectAsync(cancel).ConfigureAwait(false);
-            Update(s => s with { TcpConnected = true, LocalAddress = c.Local });
+            transport = await BgpTransport.ConnectAsync(_s, _time, cancel).ConfigureAwait(false);
+            Update(s => s with { TcpConnected = true, LocalAddress = transport.Local });
+            Volatile.Write(ref _inbox, inbox.Writer);
+            var t = transport;
+            reader = Task.Run(() => ReadLoopAsync(t, inbox.Writer, connection.Token));
+            var actions = fsm.Connected(t.Local);
+            var token = connection.Token;
+            while (true)
+            {
+                var close = await ExecuteAsync(t, fsm, timers, actions, token).ConfigureAwait(false);
+                if (fsm.State > reached) reached = fsm.State;
+                if (reached == BgpSessionState.Established && establishedAt == 0)
+                {
+                    establishedAt = _time.GetTimestamp();
+                    if (work is not null) _ = RunWorkAsync(work, inbox.Writer, connection.Token);
+                }
+                if (close is not null)
+                {
+                    if (close.Failure) Report(reached == BgpSessionState.Established ? ErrorId.BgpSessionFailed : ErrorId.BgpOpenRefused, close.Reason, reached);
+                    break;
+                }
+                SetState(fsm.State);
 
-            var routerId = _s.RouterId ?? (c.Local.AddressFamily == AddressFamily.InterNetwork ? c.Local : null)
-                ?? throw Fail("an IPv6 session needs a router-id (an IPv4-shaped BGP identifier): set router-id for this peer");
-            ushort hold = (ushort)_s.HoldTime.TotalSeconds;
-            var open = BgpOpen.Create(_s.MyAsn, hold, routerId, new BgpCapability[]
-            {
-                BgpCapability.Multiprotocol.IPv4Unicast, BgpCapability.Multiprotocol.IPv6Unicast,
-                new BgpCapability.RouteRefresh(), new BgpCapability.FourOctetAs(_s.MyAsn),
-                new BgpCapability.GracefulRestart(0, GracefulRestartTime),
-            });
-            await SendAsync(c, open, cancel).ConfigureAwait(false);
-            SetState(BgpSessionState.OpenSent);
-
-            var peerOpen = await ReceiveAsync(c, OpenSentHold, cancel).ConfigureAwait(false) switch
-            {
-                BgpOpen o => o,
-                var other => throw await UnexpectedAsync(c, other, BgpErrorCode.FsmUnexpectedInOpenSent, cancel).ConfigureAwait(false),
-            };
-            if (BgpMessage.ValidateOpen(peerOpen, _s.PeerAsn, hold) is { } openError)
-            {
-                await NotifyAsync(c, new BgpNotification(openError.Code, openError.Subcode, openError.Data), cancel).ConfigureAwait(false);
-                throw Fail($"the peer's OPEN is not acceptable: {openError.Description}");
+                Signal next;
+                try { next = await inbox.Reader.ReadAsync(cancel).ConfigureAwait(false); }
+                catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+                {
+                    // Stopping: the Cease still goes out, within a short time of its own.
+                    cease = new CancellationTokenSource(CeaseTimeout, _time);
+                    token = cease.Token;
+                    actions = fsm.Stop(_stopMessage);
+                    continue;
+                }
+                if (next is Signal.Routes)
+                {
+                    if (fsm.State == BgpSessionState.Established) await SyncAsync(t, fsm.Negotiated!, endOfRib: false, token).ConfigureAwait(false);
+                    actions = [];
+                    continue;
+                }
+                actions = next switch
+                {
+                    Signal.Message m => Received(fsm, m.Value),
+                    Signal.Malformed m => fsm.Malformed(m.Error),
+                    Signal.TransportEnded { Error: null } => fsm.TransportEnded("the peer closed the TCP connection"),
+                    Signal.TransportEnded e => fsm.TransportEnded($"the connection broke: {e.Error.Message}"),
+                    Signal.Timer timer when timers.IsCurrent(timer) => fsm.TimerExpired(timer.Which),
+                    Signal.WorkDone => fsm.Stop(_stopMessage),
+                    _ => [],
+                };
             }
-            c.Options = new BgpEncodeOptions { FourOctetAs = peerOpen.SupportsFourOctetAs };
-            bool hasMp = peerOpen.Capabilities.Any(x => x is BgpCapability.Multiprotocol);
-            c.V4 = !hasMp || peerOpen.SupportsFamily(BgpFamily.AfiIPv4, BgpFamily.SafiUnicast);
-            c.V6 = peerOpen.SupportsFamily(BgpFamily.AfiIPv6, BgpFamily.SafiUnicast);
-            ushort negotiated = BgpMessage.NegotiatedHoldTime(peerOpen, hold);
-            Update(s => s with
-            {
-                PeerRouterId = peerOpen.BgpIdentifier, NegotiatedHoldTime = negotiated, FourOctetAs = peerOpen.SupportsFourOctetAs,
-                IPv4 = c.V4, IPv6 = c.V6, RouteRefresh = peerOpen.SupportsRouteRefresh, GracefulRestart = peerOpen.SupportsGracefulRestart,
-                PeerCapabilities = peerOpen.Capabilities.Select(x => x.ToString() ?? "").ToList(),
-            });
-
-            await SendAsync(c, BgpKeepalive.Instance, cancel).ConfigureAwait(false);
-            SetState(BgpSessionState.OpenConfirm);
-            var holdTime = negotiated == 0 ? OpenSentHold : TimeSpan.FromSeconds(negotiated);
-            switch (await ReceiveAsync(c, holdTime, cancel).ConfigureAwait(false))
-            {
-                case BgpKeepalive: break;
-                case var other: throw await UnexpectedAsync(c, other, BgpErrorCode.FsmUnexpectedInOpenConfirm, cancel).ConfigureAwait(false);
-            }
-            establishedAt = clock.Elapsed;
-            Update(s => s with { TimeToEstablished = clock.Elapsed, EstablishedAt = DateTimeOffset.UtcNow, LastError = null });
-            SetState(BgpSessionState.Established);
-
-            await ServeAsync(c, negotiated, once, cancel).ConfigureAwait(false);
-            return (clock.Elapsed - establishedAt, true);
         }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested) { }
+        catch (BgpConnectException e) { Report(ErrorId.BgpConnectFailed, e.Message, reached); }
+        catch (LbException e) { Report(e.Id, e.Message, reached); }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
         {
-            if (c is not null && _state >= BgpSessionState.OpenSent)
-                await NotifyQuietly(c, BgpNotification.Shutdown(_stopMessage)).ConfigureAwait(false);
-            return (establishedAt == TimeSpan.Zero ? TimeSpan.Zero : clock.Elapsed - establishedAt, true);
+            Report(reached == BgpSessionState.Established ? ErrorId.BgpSessionFailed : ErrorId.BgpOpenRefused, $"the connection broke: {e.Message}", reached);
         }
-        catch (SessionEnded e)
+        catch (Exception e)
         {
-            Update(s => s with { LastError = e.Message });
-            _log?.Invoke($"{_s}: {e.Message}");
-            return (establishedAt == TimeSpan.Zero ? TimeSpan.Zero : clock.Elapsed - establishedAt, false);
-        }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
-        {
-            Update(s => s with { LastError = $"the connection broke: {e.Message}" });
-            return (establishedAt == TimeSpan.Zero ? TimeSpan.Zero : clock.Elapsed - establishedAt, false);
+            // A bug here must not end a speaker's sessions for good: it is reported and the session tries again.
+            Report(ErrorId.InternalError, $"the session failed unexpectedly: {e.GetType().Name}: {e.Message}", reached);
         }
         finally
         {
-            lock (_gate) _ribOut.Clear();
-            Update(s => s with { PrefixesAdvertised = 0 });
-            c?.Socket.Dispose();
+            Volatile.Write(ref _inbox, null);
+            connection.Cancel();
+            cease?.Dispose();
+            if (transport is not null)
+            {
+                transport.ShutdownSend();
+                transport.Dispose();
+            }
+            try { await reader.ConfigureAwait(false); } catch (Exception) { /* ended with the connection */ }
+            _rib.SessionEnded();
+            UpdateCounts();
             SetState(BgpSessionState.Idle);
         }
-    }
+        return establishedAt == 0 ? TimeSpan.Zero : _time.GetElapsedTime(establishedAt);
 
-    /// <summary>A session that ended for a reason worth reporting.</summary>
-    sealed class SessionEnded(string message) : Exception(message);
-
-    static SessionEnded Fail(string message) => new(message);
-
-    /// <summary>
-    /// Connects within the connect timeout. A refusal is retried inside that window: routers refuse for a
-    /// moment after an error (BIRD's error wait, GoBGP's idle hold) and accept right after.
-    /// </summary>
-    async Task<Connection> ConnectAsync(CancellationToken cancel)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (true)
+        IReadOnlyList<BgpFsmAction> Received(BgpFsm fsm, BgpMessage message)
         {
-            try { return await ConnectOnceAsync(cancel).ConfigureAwait(false); }
-            catch (SessionEnded) when (_lastConnectRefused && deadline.Elapsed + TimeSpan.FromMilliseconds(250) < _s.ConnectTimeout)
-            {
-                await Task.Delay(250, cancel).ConfigureAwait(false);
-            }
+            var actions = fsm.Received(message);
+            Update(s => s with { MessagesReceived = s.MessagesReceived + 1, LastNotificationReceived = fsm.NotificationReceived ?? s.LastNotificationReceived });
+            return actions;
         }
     }
 
-    bool _lastConnectRefused;
-
-    async Task<Connection> ConnectOnceAsync(CancellationToken cancel)
+    /// <summary>Test-LbBgpPeer's work while Established; when it ends, the session stops.</summary>
+    static async Task RunWorkAsync(Func<CancellationToken, Task> work, ChannelWriter<Signal> inbox, CancellationToken cancel)
     {
-        _lastConnectRefused = false;
-        Socket socket = null!;
-        InNamespace(() => socket = new Socket(_s.PeerAddress.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true });
+        try { await Task.Run(() => work(cancel), cancel).ConfigureAwait(false); }
+        catch (OperationCanceledException) { }
+        finally { inbox.TryWrite(new Signal.WorkDone()); }
+    }
+
+    /// <summary>Hands every message the peer sends to the loop, in order, until the connection ends.</summary>
+    static async Task ReadLoopAsync(BgpTransport transport, ChannelWriter<Signal> inbox, CancellationToken cancel)
+    {
         try
         {
-            if (_s.Ttl is { } ttl) socket.Ttl = (short)ttl;
-            if (_s.SourceAddress is { } source) socket.Bind(new IPEndPoint(source, 0));
-            if (_s.Password is { Length: > 0 } password) TcpMd5.Apply(socket, _s.PeerAddress, password);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-            timeout.CancelAfter(_s.ConnectTimeout);
-            try { await socket.ConnectAsync(new IPEndPoint(_s.PeerAddress, _s.Port), timeout.Token).ConfigureAwait(false); }
-            catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+            while (true)
             {
-                throw Fail($"no TCP answer from {_s.PeerAddress}:{_s.Port} within {_s.ConnectTimeout.TotalSeconds:F0} s" +
-                    (_s.Password is null ? ": the peer is unreachable or drops the connection" : ": the peer is unreachable, or the TCP MD5 passwords differ (a mismatch makes connect hang silently)"));
+                var (message, error) = await transport.ReceiveAsync(cancel).ConfigureAwait(false);
+                if (error is not null) { inbox.TryWrite(new Signal.Malformed(error)); return; }
+                if (message is null) { inbox.TryWrite(new Signal.TransportEnded(null)); return; }
+                inbox.TryWrite(new Signal.Message(message));
             }
-            catch (SocketException e)
-            {
-                _lastConnectRefused = e.SocketErrorCode == SocketError.ConnectionRefused;
-                throw Fail(e.SocketErrorCode switch
-                {
-                    SocketError.ConnectionRefused => $"{_s.PeerAddress}:{_s.Port} refused the TCP connection: nothing listens there, or the router does not accept this peer",
-                    SocketError.NetworkUnreachable or SocketError.HostUnreachable => $"{_s.PeerAddress} is unreachable from here ({e.Message})",
-                    SocketError.AddressNotAvailable => $"source-address {_s.SourceAddress} is not an address of this computer",
-                    _ => $"cannot connect to {_s.PeerAddress}:{_s.Port}: {e.Message}",
-                });
-            }
-            var local = ((IPEndPoint)socket.LocalEndPoint!).Address;
-            (IPAddress? V4, IPAddress? V6) hops = default;
-            InNamespace(() => hops = NextHops(local));
-            var (v4, v6) = hops;
-            return new Connection(socket, new NetworkStream(socket, ownsSocket: false))
-            {
-                Local = local,
-                NextHopV4 = v4 ?? (_s.SourceAddress?.AddressFamily == AddressFamily.InterNetwork ? _s.SourceAddress : null),
-                NextHopV6 = v6,
-            };
         }
-        catch
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested) { }
+        catch (Exception e) { inbox.TryWrite(new Signal.TransportEnded(e)); }
+    }
+
+    /// <summary>Does what the FSM decided, in order; returns its Close when the session is over.</summary>
+    async Task<BgpFsmAction.Close?> ExecuteAsync(BgpTransport t, BgpFsm fsm, Timers timers, IReadOnlyList<BgpFsmAction> actions, CancellationToken cancel)
+    {
+        foreach (var action in actions)
         {
-            socket.Dispose();
-            throw;
-        }
-    }
-
-    void InNamespace(Action work)
-    {
-        if (_s.InNetworkNamespace is { } run) run(work); else work();
-    }
-
-    /// <summary>The next message; the hold timer runs while waiting. A NOTIFICATION from the peer ends the session.</summary>
-    async Task<BgpMessage> ReceiveAsync(Connection c, TimeSpan hold, CancellationToken cancel)
-    {
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        timer.CancelAfter(hold);
-        var buffer = new byte[8192];
-        while (true)
-        {
-            if (c.Framer.TryRead(c.Options, out var message, out var error))
+            switch (action)
             {
-                if (error is not null)
-                {
-                    await NotifyAsync(c, new BgpNotification(error.Code, error.Subcode, error.Data), cancel).ConfigureAwait(false);
-                    throw Fail($"the peer sent a malformed message: {error.Description}");
-                }
-                Update(s => s with { MessagesReceived = s.MessagesReceived + 1 });
-                if (message is BgpNotification n)
-                {
-                    Update(s => s with { LastNotificationReceived = n.Describe() });
-                    throw Fail($"the peer closed the session: {n.Describe()}");
-                }
-                return message!;
+                case BgpFsmAction.Send send:
+                    await WriteAsync(t, [BgpMessage.Encode(send.Message, t.Options)], send.Message is BgpUpdate ? 1 : 0, cancel).ConfigureAwait(false);
+                    break;
+                case BgpFsmAction.Arm arm:
+                    timers.Arm(arm.Timer, arm.Timer == BgpTimer.Keepalive ? Jittered(arm.Duration) : arm.Duration);
+                    break;
+                case BgpFsmAction.Negotiate n:
+                    t.Options = n.Result.Options;
+                    var open = n.Result.PeerOpen;
+                    Update(s => s with
+                    {
+                        PeerRouterId = open.BgpIdentifier, NegotiatedHoldTime = n.Result.HoldTime, FourOctetAs = open.SupportsFourOctetAs,
+                        IPv4 = n.Result.IPv4, IPv6 = n.Result.IPv6, RouteRefresh = open.SupportsRouteRefresh, GracefulRestart = open.SupportsGracefulRestart,
+                        PeerCapabilities = open.Capabilities.Select(x => x.ToString() ?? "").ToList(),
+                    });
+                    break;
+                case BgpFsmAction.SendRib:
+                    Update(s => s with { TimeToEstablished = _time.GetElapsedTime(_connectStarted), EstablishedAt = _time.GetUtcNow(), LastError = null, LastErrorId = null });
+                    SetState(BgpSessionState.Established);
+                    await SyncAsync(t, fsm.Negotiated!, endOfRib: true, cancel).ConfigureAwait(false);
+                    break;
+                case BgpFsmAction.Resend r:
+                    await WriteAsync(t, Pack(t, _rib.SentRoutes(ipv6: r.Afi == BgpFamily.AfiIPv6), []), 0, cancel).ConfigureAwait(false);
+                    break;
+                case BgpFsmAction.Close close:
+                    return close;
             }
-            int read;
-            try { read = await c.Stream.ReadAsync(buffer, timer.Token).ConfigureAwait(false); }
-            catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
-            {
-                await NotifyAsync(c, new BgpNotification(BgpErrorCode.HoldTimerExpired, 0), cancel).ConfigureAwait(false);
-                throw Fail($"hold timer expired: nothing from the peer for {hold.TotalSeconds:F0} s");
-            }
-            if (read == 0) throw Fail("the peer closed the TCP connection");
-            c.Framer.Append(buffer.AsSpan(0, read));
         }
+        return null;
     }
 
-    async Task<Exception> UnexpectedAsync(Connection c, BgpMessage message, byte subcode, CancellationToken cancel)
-    {
-        await NotifyAsync(c, new BgpNotification(BgpErrorCode.Fsm, subcode), cancel).ConfigureAwait(false);
-        return Fail($"unexpected {message.Type} in state {_state}");
-    }
+    /// <summary>When the current connection attempt began (for TimeToEstablished).</summary>
+    long _connectStarted;
 
-    async Task SendAsync(Connection c, BgpMessage message, CancellationToken cancel) =>
-        await WriteAsync(c, new[] { BgpMessage.Encode(message, c.Options) }, cancel, updates: message is BgpUpdate ? 1 : 0).ConfigureAwait(false);
+    /// <summary>A keepalive interval shortened by up to a quarter, at least 1 s, so sessions started together do not send in step.</summary>
+    static TimeSpan Jittered(TimeSpan interval) => interval == Timeout.InfiniteTimeSpan ? interval
+        : TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, (long)(interval.Ticks * (0.75 + Random.Shared.NextDouble() * 0.25))));
 
-    async Task WriteAsync(Connection c, IReadOnlyList<byte[]> messages, CancellationToken cancel, int updates = 0)
+    async Task WriteAsync(BgpTransport t, IReadOnlyList<byte[]> messages, int updates, CancellationToken cancel)
     {
         if (messages.Count == 0) return;
-        await c.WriteLock.WaitAsync(cancel).ConfigureAwait(false);
-        try
-        {
-            // One write for many messages: fewer segments, and the peer reads them in one go.
-            int total = messages.Sum(m => m.Length);
-            var batch = new byte[total];
-            int offset = 0;
-            foreach (var m in messages) { m.CopyTo(batch, offset); offset += m.Length; }
-            await c.Stream.WriteAsync(batch, cancel).ConfigureAwait(false);
-        }
-        finally { c.WriteLock.Release(); }
+        await t.WriteAsync(messages, cancel).ConfigureAwait(false);
         Update(s => s with { MessagesSent = s.MessagesSent + messages.Count, UpdatesSent = s.UpdatesSent + updates });
-    }
-
-    async Task NotifyAsync(Connection c, BgpNotification n, CancellationToken cancel)
-    {
-        try { await SendAsync(c, n, cancel).ConfigureAwait(false); }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException) { }
-    }
-
-    async Task NotifyQuietly(Connection c, BgpNotification n)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-        await NotifyAsync(c, n, timeout.Token).ConfigureAwait(false);
-        try { c.Socket.Shutdown(SocketShutdown.Send); } catch (SocketException) { } catch (ObjectDisposedException) { }
     }
 
     // ---- Established -------------------------------------------------------------------------------
 
-    async Task ServeAsync(Connection c, ushort negotiatedHold, Func<CancellationToken, Task>? once, CancellationToken cancel)
+    /// <summary>Sends what changed between the wanted routes and the Adj-RIB-Out (all of it on the first call, then End-of-RIB).</summary>
+    async Task SyncAsync(BgpTransport t, BgpNegotiated n, bool endOfRib, CancellationToken cancel)
     {
-        using var session = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        var inbox = Channel.CreateUnbounded<BgpMessage>();
-        var hold = negotiatedHold == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(negotiatedHold);
-        var keepalive = negotiatedHold == 0 ? Timeout.InfiniteTimeSpan
-            : TimeSpan.FromSeconds(Math.Max(1, Math.Min(_s.KeepaliveTime?.TotalSeconds ?? double.MaxValue, negotiatedHold / 3.0)));
-
-        // The reader enforces the hold timer on what it receives and hands every message over.
-        var reader = Task.Run(async () =>
-        {
-            try
-            {
-                while (true) await inbox.Writer.WriteAsync(await ReceiveAsync(c, hold == Timeout.InfiniteTimeSpan ? TimeSpan.FromDays(365) : hold, session.Token).ConfigureAwait(false), session.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) { inbox.Writer.TryComplete(e); }
-        });
-        var keepaliveLoop = keepalive == Timeout.InfiniteTimeSpan ? Task.CompletedTask : Task.Run(async () =>
-        {
-            while (!session.IsCancellationRequested)
-            {
-                var jittered = TimeSpan.FromTicks((long)(keepalive.Ticks * (0.75 + Random.Shared.NextDouble() * 0.25)));
-                await Task.Delay(TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, jittered.Ticks)), session.Token).ConfigureAwait(false);
-                await SendAsync(c, BgpKeepalive.Instance, session.Token).ConfigureAwait(false);
-            }
-        });
-
-        try
-        {
-            await SyncAsync(c, endOfRib: true, session.Token).ConfigureAwait(false);
-            Task? onceTask = once is null ? null : Task.Run(() => once(session.Token));
-            var changed = _changed.WaitAsync(session.Token);
-            while (true)
-            {
-                var read = inbox.Reader.WaitToReadAsync(session.Token).AsTask();
-                var done = await Task.WhenAny(read, changed, keepaliveLoop, onceTask ?? Task.Delay(Timeout.Infinite, session.Token)).ConfigureAwait(false);
-                if (done == onceTask)
-                {
-                    await onceTask.ConfigureAwait(false);
-                    await NotifyQuietly(c, BgpNotification.Shutdown(_stopMessage)).ConfigureAwait(false);
-                    return;
-                }
-                if (done == keepaliveLoop) await keepaliveLoop.ConfigureAwait(false); // surfaces a write failure
-                if (done == changed)
-                {
-                    await changed.ConfigureAwait(false);
-                    await SyncAsync(c, endOfRib: false, session.Token).ConfigureAwait(false);
-                    changed = _changed.WaitAsync(session.Token);
-                    continue;
-                }
-                if (!await read.ConfigureAwait(false))
-                {
-                    await inbox.Reader.Completion.ConfigureAwait(false); // rethrows why the reader stopped
-                    throw Fail("the connection ended");
-                }
-                while (inbox.Reader.TryRead(out var message))
-                {
-                    switch (message)
-                    {
-                        case BgpRouteRefresh rr:
-                            await ResendAsync(c, rr.Afi, session.Token).ConfigureAwait(false);
-                            break;
-                        case BgpOpen:
-                            throw await UnexpectedAsync(c, message, BgpErrorCode.FsmUnexpectedInEstablished, session.Token).ConfigureAwait(false);
-                        // KEEPALIVE and UPDATE (peers echo routes back): already checked by the decoder, nothing to do.
-                    }
-                }
-            }
-        }
-        finally
-        {
-            session.Cancel();
-            try { await Task.WhenAll(reader, keepaliveLoop.ContinueWith(_ => { })).ConfigureAwait(false); } catch { /* ended with the session */ }
-        }
-    }
-
-    /// <summary>Sends what changed between the wanted routes and the Adj-RIB-Out (all of it on the first call).</summary>
-    async Task SyncAsync(Connection c, bool endOfRib, CancellationToken cancel)
-    {
-        List<BgpRoute> announce;
-        List<BgpPrefix> withdraw;
-        lock (_gate)
-        {
-            // A family goes out only where it was negotiated and a next hop of that family exists.
-            var wanted = _desired.Values.Where(r => r.Prefix.IsIPv6 ? c.V6 && c.NextHopV6 is not null : c.V4 && c.NextHopV4 is not null)
-                .ToDictionary(r => r.Prefix);
-            if (_desired.Values.Any(r => r.Prefix.IsIPv6 && c.V6 && c.NextHopV6 is null))
-                Update(s => s with { LastError = "IPv6 routes are not announced: the interface of this IPv4 session has no global IPv6 address to use as next hop" });
-            withdraw = _ribOut.Keys.Where(p => !wanted.ContainsKey(p)).ToList();
-            announce = wanted.Values.Where(r => !_ribOut.TryGetValue(r.Prefix, out var sent) || sent.AttributeKey != r.AttributeKey).ToList();
-        }
-        var messages = Pack(c, announce, withdraw);
+        Interlocked.Exchange(ref _routesDirty, 0);
+        // A family goes out only where it was negotiated and a next hop of that family exists.
+        bool Carried(BgpPrefix p) => p.IsIPv6 ? n.IPv6 && t.NextHopV6 is not null : n.IPv4 && t.NextHopV4 is not null;
+        var (announce, withdraw) = _rib.Difference(Carried);
+        if (n.IPv6 && t.NextHopV6 is null && _rib.AnyWanted(p => p.IsIPv6))
+            Update(s => s with { LastError = "IPv6 routes are not announced: the interface of this IPv4 session has no global IPv6 address to use as next hop" });
+        var messages = Pack(t, announce, withdraw);
         if (endOfRib)
         {
-            if (c.V4) messages.Add(BgpMessage.Encode(BgpUpdate.EndOfRibIPv4, c.Options));
-            if (c.V6) messages.Add(BgpMessage.Encode(BgpUpdate.EndOfRibIPv6, c.Options));
+            if (n.IPv4) messages.Add(BgpMessage.Encode(BgpUpdate.EndOfRibIPv4, t.Options));
+            if (n.IPv6) messages.Add(BgpMessage.Encode(BgpUpdate.EndOfRibIPv6, t.Options));
         }
-        await WriteAsync(c, messages, cancel, updates: messages.Count).ConfigureAwait(false);
-        lock (_gate)
-        {
-            foreach (var p in withdraw) _ribOut.Remove(p);
-            foreach (var r in announce) _ribOut[r.Prefix] = r;
-            int pending = _desired.Count - _ribOut.Count;
-            Update(s => s with { PrefixesAdvertised = _ribOut.Count, PendingPrefixes = Math.Max(0, pending) });
-        }
-    }
-
-    /// <summary>ROUTE-REFRESH: everything of that family again.</summary>
-    async Task ResendAsync(Connection c, ushort afi, CancellationToken cancel)
-    {
-        List<BgpRoute> routes;
-        lock (_gate) routes = _ribOut.Values.Where(r => r.Prefix.IsIPv6 == (afi == BgpFamily.AfiIPv6)).ToList();
-        await WriteAsync(c, Pack(c, routes, new List<BgpPrefix>()), cancel).ConfigureAwait(false);
+        await WriteAsync(t, messages, messages.Count, cancel).ConfigureAwait(false);
+        _rib.Sent(announce, withdraw);
+        UpdateCounts();
     }
 
     /// <summary>UPDATEs for these routes, one packing per set of identical attributes; withdrawals ride with the first.</summary>
-    List<byte[]> Pack(Connection c, List<BgpRoute> announce, List<BgpPrefix> withdraw)
+    List<byte[]> Pack(BgpTransport t, List<BgpRoute> announce, List<BgpPrefix> withdraw)
     {
-        var messages = new List<byte[]>();
         var groups = announce.GroupBy(r => r.AttributeKey).ToList();
-        if (groups.Count == 0 && withdraw.Count > 0)
-            return BgpUpdatePacker.Pack(Array.Empty<BgpPrefix>(), Attributes(c, null), withdraw, c.Options);
+        if (groups.Count == 0)
+            return withdraw.Count == 0 ? [] : BgpUpdatePacker.Pack([], Attributes(t, null), withdraw, t.Options);
+        var messages = new List<byte[]>();
         bool first = true;
         foreach (var g in groups)
         {
-            messages.AddRange(BgpUpdatePacker.Pack(g.Select(r => r.Prefix).ToList(), Attributes(c, g.First()), first ? withdraw : new List<BgpPrefix>(), c.Options));
+            messages.AddRange(BgpUpdatePacker.Pack(g.Select(r => r.Prefix).ToList(), Attributes(t, g.First()), first ? withdraw : [], t.Options));
             first = false;
         }
         return messages;
     }
 
-    PathAttributes Attributes(Connection c, BgpRoute? route)
+    PathAttributes Attributes(BgpTransport t, BgpRoute? route) => new()
     {
-        return new PathAttributes
-        {
-            Origin = BgpOrigin.Incomplete,
-            AsPath = _s.IsIbgp ? Array.Empty<AsPathSegment>() : new[] { AsPathSegment.Sequence(_s.MyAsn) },
-            NextHop = c.NextHopV4,
-            NextHopIPv6 = c.NextHopV6,
-            LocalPref = _s.IsIbgp ? route?.LocalPref ?? 100 : null,
-            Communities = route?.CommunityList ?? Array.Empty<uint>(),
-            LargeCommunities = route?.LargeCommunityList ?? Array.Empty<LargeCommunity>(),
-        };
-    }
+        Origin = BgpOrigin.Incomplete,
+        AsPath = _s.IsIbgp ? [] : [AsPathSegment.Sequence(_s.MyAsn)],
+        NextHop = t.NextHopV4,
+        NextHopIPv6 = t.NextHopV6,
+        LocalPref = _s.IsIbgp ? route?.LocalPref ?? 100 : null,
+        Communities = route?.CommunityList ?? [],
+        LargeCommunities = route?.LargeCommunityList ?? [],
+    };
 }
