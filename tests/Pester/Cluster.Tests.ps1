@@ -105,6 +105,22 @@ Describe 'Get-LbService and Test-LbConfigChange' {
         Test-LbConfigChange -Path $path -Kubeconfig $api.Kubeconfig -Quiet | Should -BeFalse
     }
 
+    It 'uses admin.conf beside cluster.yaml in the current location when nothing else is given, and -Verbose names it' {
+        $folder = (New-Item -ItemType Directory (Join-Path $TestDrive 'konvoy-cluster')).FullName
+        Copy-Item $api.Kubeconfig (Join-Path $folder 'admin.conf')
+        Copy-Item (Join-Path $PSScriptRoot '../../examples/cluster.yaml') (Join-Path $folder 'cluster.yaml')
+        $saved = $env:KUBECONFIG
+        $env:KUBECONFIG = $null
+        # Push-Location moves the PowerShell location only, not the process's current directory.
+        Push-Location $folder
+        try { $out = Get-LbService -Verbose 4>&1 }
+        finally { Pop-Location; $env:KUBECONFIG = $saved }
+        $verbose = @($out | Where-Object { $_ -is [Management.Automation.VerboseRecord] }).Message -join "`n"
+        (@($out | Where-Object { $_ -isnot [Management.Automation.VerboseRecord] }).Name | Sort-Object) | Should -Be @('api', 'db', 'web')
+        $verbose | Should -Match ([regex]::Escape("kubeconfig: admin.conf beside cluster.yaml in $folder"))
+        $verbose | Should -Match "API server \S+:$($api.Port)"
+    }
+
     It 'says the API is unreachable, with the address it tried' {
         $dead = Start-FakeApi
         Stop-FakeApi $dead

@@ -9,64 +9,68 @@ using k8s.Exceptions;
 
 namespace KonvoyLb.Engine.Kube;
 
-/// <summary>A client and what it points at (server and context, never credentials).</summary>
-public sealed record KubeConnection(IKubernetes Client, string Server, string? Context, string? DefaultNamespace) : IDisposable
+/// <summary>
+/// A client and what it points at (server and context, never credentials). <see cref="Source"/> says in
+/// words where the configuration came from, e.g. "KUBECONFIG (/a, /b merged)".
+/// </summary>
+public sealed record KubeConnection(IKubernetes Client, string Server, string? Context, string? DefaultNamespace, string Source) : IDisposable
 {
     public void Dispose() => Client.Dispose();
 }
 
 /// <summary>
-/// The one way KonvoyLb reaches a cluster: -Kubeconfig and -Context like kubectl, else KUBECONFIG,
-/// ~/.kube/config, then the in-cluster service account. Failures become one clear LbException each;
+/// The one way KonvoyLb reaches a cluster, like kubectl: -Kubeconfig and -Context; else KUBECONFIG
+/// (its files merged); else admin.conf beside cluster.yaml in the working directory; else
+/// ~/.kube/config; then the in-cluster service account. Failures become one clear LbException each;
 /// no token or key ever appears in a message.
 /// </summary>
 public static class KubeClientFactory
 {
-    public static KubeConnection Connect(string? kubeconfig, string? context)
+    /// <param name="kubeconfig">-Kubeconfig, as a full path; null when not given.</param>
+    /// <param name="context">-Context; null for the kubeconfig's current-context.</param>
+    /// <param name="workingDirectory">Where to look for admin.conf beside cluster.yaml and what relative
+    /// KUBECONFIG entries are relative to: for cmdlets the PowerShell location, not the process's. Null: no admin.conf lookup.</param>
+    public static KubeConnection Connect(string? kubeconfig, string? context, string? workingDirectory)
     {
-        var config = Configuration(kubeconfig, context);
-        return new KubeConnection(new Kubernetes(config), config.Host, config.CurrentContext, config.Namespace);
+        var (config, source) = Configuration(kubeconfig, context, workingDirectory);
+        return new KubeConnection(new Kubernetes(config), config.Host, config.CurrentContext, config.Namespace, source);
     }
 
-    static KubernetesClientConfiguration Configuration(string? kubeconfig, string? context)
+    static (KubernetesClientConfiguration Config, string Source) Configuration(string? kubeconfig, string? context, string? workingDirectory)
     {
-        string? path = kubeconfig;
-        string source = "-Kubeconfig";
-        if (path is null && Environment.GetEnvironmentVariable("KUBECONFIG") is { Length: > 0 } env)
+        var found = Kubeconfigs.Find(kubeconfig, workingDirectory);
+        if (found is null)
         {
-            path = env.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries).FirstOrDefault(File.Exists)
-                ?? env.Split(Path.PathSeparator)[0];
-            source = "KUBECONFIG";
-        }
-        if (path is null)
-        {
-            string home = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".kube", "config");
-            if (File.Exists(home)) { path = home; source = "~/.kube/config"; }
-            else if (KubernetesClientConfiguration.IsInCluster())
+            if (context is not null)
+                throw new LbException(ErrorId.KubeContextNotFound, $"-Context '{context}' was given, but there is no kubeconfig (running with the in-cluster service account).", context,
+                    fix: "Give -Kubeconfig, or drop -Context.");
+            try { return (KubernetesClientConfiguration.InClusterConfig(), Kubeconfigs.InClusterSource); }
+            catch (KubeConfigException e)
             {
-                if (context is not null)
-                    throw new LbException(ErrorId.KubeContextNotFound, $"-Context '{context}' was given, but there is no kubeconfig (running with the in-cluster service account).", context,
-                        fix: "Give -Kubeconfig, or drop -Context.");
-                return KubernetesClientConfiguration.InClusterConfig();
+                throw new LbException(ErrorId.KubeconfigInvalid, $"the {Kubeconfigs.InClusterSource} cannot be used: {e.Message}", null,
+                    fix: "Give -Kubeconfig, or check the pod's service account token mount.", inner: e);
             }
-            else throw new LbException(ErrorId.KubeconfigNotFound, "no kubeconfig: -Kubeconfig was not given, KUBECONFIG is not set, ~/.kube/config does not exist, and this is not a pod.", null,
-                fix: "Give -Kubeconfig (konvoy writes admin.conf beside cluster.yaml), or set KUBECONFIG.");
         }
-        if (!File.Exists(path))
-            throw new LbException(ErrorId.KubeconfigNotFound, $"the kubeconfig '{path}' (from {source}) does not exist.", path,
-                fix: "Check the path; konvoy writes admin.conf beside cluster.yaml.");
+        var merged = Kubeconfigs.Load(found);
+        var names = merged.Contexts.Select(c => c.Name).ToList();
+        string known = names.Count == 0 ? "It has no contexts." : $"Known contexts: {string.Join(", ", names)}.";
+        object target = found.Files.Count == 1 ? found.Files[0] : found.Source;
+        if (context is not null && !names.Contains(context))
+            throw new LbException(ErrorId.KubeContextNotFound, $"the kubeconfig from {found.Source} has no context '{context}'.", context, fix: known);
+        string name = context ?? merged.CurrentContext
+            ?? throw new LbException(ErrorId.KubeconfigInvalid, $"the kubeconfig from {found.Source} sets no current-context.", target,
+                fix: $"Give -Context, or set one with: kubectl config use-context <name>. {known}");
+        if (!names.Contains(name))
+            throw new LbException(ErrorId.KubeconfigInvalid, $"the current-context '{name}' of the kubeconfig from {found.Source} is not one of its contexts.", target,
+                fix: $"Give -Context, or set one with: kubectl config use-context <name>. {known}");
         try
         {
-            var file = KubernetesClientConfiguration.LoadKubeConfig(path);
-            if (context is not null && file.Contexts?.All(c => c.Name != context) != false)
-                throw new LbException(ErrorId.KubeContextNotFound, $"the kubeconfig '{path}' has no context '{context}'.", context,
-                    fix: $"Known contexts: {string.Join(", ", file.Contexts?.Select(c => c.Name) ?? Array.Empty<string>())}.");
-            return KubernetesClientConfiguration.BuildConfigFromConfigObject(file, context);
+            return (KubernetesClientConfiguration.BuildConfigFromConfigObject(Kubeconfigs.Only(merged, name), name), found.Source);
         }
         catch (KubeConfigException e)
         {
-            throw new LbException(ErrorId.KubeconfigInvalid, $"the kubeconfig '{path}' cannot be used: {e.Message}", path,
-                fix: "Check it with: kubectl --kubeconfig <path> config view", inner: e);
+            throw new LbException(ErrorId.KubeconfigInvalid, $"the context '{name}' of the kubeconfig from {found.Source} cannot be used: {e.Message}", target,
+                fix: "Check it with: kubectl config view --minify" + (context is null ? "" : $" --context '{context}'"), inner: e);
         }
     }
 

@@ -26,7 +26,7 @@ public sealed class KubeOperationsTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _api.DisposeAsync();
 
-    KubeConnection Connect() => KubeClientFactory.Connect(_kubeconfig, null);
+    KubeConnection Connect() => KubeClientFactory.Connect(_kubeconfig, null, null);
 
     async Task<RestartResult> Restart(TimeSpan timeout, Action? afterDelete = null)
     {
@@ -161,7 +161,7 @@ public sealed class KubeOperationsTests : IAsyncLifetime
         var config = File.ReadAllText(_kubeconfig).Replace(_api.BaseAddress.ToString().TrimEnd('/'), $"http://127.0.0.1:{port}");
         var path = Path.Combine(Path.GetDirectoryName(_kubeconfig)!, "down");
         File.WriteAllText(path, config);
-        using var kube = KubeClientFactory.Connect(path, null);
+        using var kube = KubeClientFactory.Connect(path, null, null);
         var e = await Assert.ThrowsAsync<LbException>(() => new ControllerRestart(kube, Ns, Selector).FindAsync(default));
         Assert.Equal(ErrorId.KubeApiUnreachable, e.Id);
         Assert.Contains($"127.0.0.1:{port}", e.Message);
@@ -172,7 +172,7 @@ public sealed class KubeOperationsTests : IAsyncLifetime
     {
         await using var tls = await FakeKubeApi.StartAsync(new FakeKubeOptions { Https = true, PresentUntrustedCertificate = true });
         var path = tls.WriteKubeconfig(Path.Combine(Path.GetDirectoryName(_kubeconfig)!, "tls"));
-        using var kube = KubeClientFactory.Connect(path, null);
+        using var kube = KubeClientFactory.Connect(path, null, null);
         var e = await Assert.ThrowsAsync<LbException>(() => new ControllerRestart(kube, Ns, Selector).FindAsync(default));
         Assert.Equal(ErrorId.KubeTlsFailure, e.Id);
     }
@@ -180,9 +180,9 @@ public sealed class KubeOperationsTests : IAsyncLifetime
     [Fact]
     public void KubeconfigAndContextProblemsAreClear()
     {
-        var missing = Assert.Throws<LbException>(() => KubeClientFactory.Connect("/nonexistent/kubeconfig", null));
+        var missing = Assert.Throws<LbException>(() => KubeClientFactory.Connect("/nonexistent/kubeconfig", null, null));
         Assert.Equal(ErrorId.KubeconfigNotFound, missing.Id);
-        var context = Assert.Throws<LbException>(() => KubeClientFactory.Connect(_kubeconfig, "prod"));
+        var context = Assert.Throws<LbException>(() => KubeClientFactory.Connect(_kubeconfig, "prod", null));
         Assert.Equal(ErrorId.KubeContextNotFound, context.Id);
         Assert.Contains("fake", context.Message);
     }
