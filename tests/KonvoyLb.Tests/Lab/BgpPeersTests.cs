@@ -293,8 +293,9 @@ public sealed class BgpRouterHoldTimeTests(ITestOutputHelper output)
             var took = down.Elapsed;
             output.WriteLine($"{p.Name}: left Established {took.TotalSeconds:0.00} s after the link went down (now {p.Router.SessionState()})");
             Assert.NotEqual("Established", p.Router.SessionState());
-            // The last keepalive came up to 1 s before the cut; BIRD needs about 5.3 s.
-            Assert.InRange(took.TotalSeconds, 1.9, 9.0);
+            // The hold time counts from the last keepalive, which came up to one keepalive interval (1 s, later under a
+            // loaded CI machine: 1.73 s was seen) before the cut; BIRD needs about 5.3 s. Well above 0: not a reset.
+            Assert.InRange(took.TotalSeconds, 1.0, 9.0);
         });
         output.WriteLine($"test took {clock.Elapsed.TotalSeconds:0.0} s");
     }
