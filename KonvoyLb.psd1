@@ -17,6 +17,7 @@
         'Enable-LbAddon', 'Disable-LbAddon'
         'Test-LbConfig', 'ConvertTo-LbCrd', 'Test-LbVipReachability'
         'Restart-LbController', 'Get-LbService', 'Test-LbConfigChange', 'Test-LbBgpPeer'
+        'Start-LbController'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -89,6 +89,8 @@ public enum ErrorId
     ControllerNotReady,
     MetalLbConfigMapNotFound,
     ServiceNotFound,
+    // The runtime (Start-LbController, Start-LbSpeaker)
+    MetricsServerFailed,
     // BGP
     BgpMd5Unsupported,
     BgpConnectFailed,
@@ -149,7 +151,7 @@ public static class LbErrors
         ErrorId.UnsupportedApiVersion or ErrorId.BgpMd5Unsupported => ErrorKind.NotImplemented,
         ErrorId.TooManyAddresses => ErrorKind.LimitsExceeded,
         ErrorId.NeedsRawSockets or ErrorId.KubeUnauthorized or ErrorId.KubeForbidden or ErrorId.KubeTlsFailure => ErrorKind.PermissionDenied,
-        ErrorId.InterfaceDown or ErrorId.KubeApiUnreachable or ErrorId.KubeTimeout or ErrorId.ControllerNotReady => ErrorKind.ResourceUnavailable,
+        ErrorId.InterfaceDown or ErrorId.MetricsServerFailed or ErrorId.KubeApiUnreachable or ErrorId.KubeTimeout or ErrorId.ControllerNotReady => ErrorKind.ResourceUnavailable,
         ErrorId.BgpConnectFailed or ErrorId.BgpOpenRefused or ErrorId.BgpSessionFailed => ErrorKind.ConnectionError,
         // Everything else is a problem of a file or configuration: the finding codes and the read errors.
         _ => ErrorKind.InvalidData,

@@ -103,6 +103,23 @@ public static class LbServices
         IPAddress.TryParse(ip, out var a) ? pools.FirstOrDefault(p => p.Range.Contains(a)).Pool : null;
 
     /// <summary>
+    /// MetalLB's configuration in a ConfigMap (data.config holding address-pools or peers), with every place in it
+    /// named "configmap/NS/NAME:line:column"; null when the map holds none. A data.config that is not YAML is not a
+    /// configuration either, but <paramref name="notYaml"/> says why (for a ConfigMap named on purpose).
+    /// </summary>
+    public static ConfigDocument? ReadConfigMap(V1ConfigMap map, out string? notYaml)
+    {
+        notYaml = null;
+        if (map.Data is null || !map.Data.TryGetValue("config", out var text)) return null;
+        YNode? root;
+        try { root = YamlTree.ParseSingle(text); }
+        catch (YamlDotNet.Core.YamlException e) { notYaml = $"data.config is not YAML: {e.Message}"; return null; }
+        if (root is not YMap m || (m["address-pools"] is null && m["peers"] is null)) return null;
+        var location = new SourceLocation($"configmap/{map.Metadata.NamespaceProperty}/{map.Metadata.Name}", 1, 1);
+        return new ConfigDocument(root, n => location with { Line = n.Line, Column = n.Column }, location);
+    }
+
+    /// <summary>
     /// The ConfigMap holding MetalLB's configuration: the one named, else the one in the namespace whose
     /// data.config holds address-pools (the metallb chart renders it; its name depends on the release).
     /// </summary>
@@ -123,16 +140,7 @@ public static class LbServices
         catch (Exception e) when (e is not OperationCanceledException) { throw KubeClientFactory.Explain(e, kube, name is null ? "list" : "get", "configmaps", ns); }
 
         foreach (var map in maps.Items)
-        {
-            if (map.Data is null || !map.Data.TryGetValue("config", out var text)) continue;
-            YNode? root;
-            try { root = YamlTree.ParseSingle(text); }
-            catch (YamlDotNet.Core.YamlException) { continue; }
-            if (root is not YMap m || (m["address-pools"] is null && m["peers"] is null)) continue;
-            var location = new SourceLocation($"configmap/{ns}/{map.Metadata.Name}", 1, 1);
-            var doc = new ConfigDocument(root, n => location with { Line = n.Line, Column = n.Column }, location);
-            return new LiveConfig(ns, map.Metadata.Name, doc.Config);
-        }
+            if (ReadConfigMap(map, out _) is { } doc) return new LiveConfig(ns, map.Metadata.Name, doc.Config);
         throw new LbException(ErrorId.MetalLbConfigMapNotFound, name is null ? $"no ConfigMap in namespace '{ns}' holds a MetalLB configuration (data.config with address-pools)."
                          : $"ConfigMap '{name}' in namespace '{ns}' holds no MetalLB configuration under data.config.", name ?? ns,
             fix: "Konvoy deploys MetalLB into kubeaddons; plain MetalLB into metallb-system (ConfigMap 'config'): pass the namespace (-Namespace of Test-LbConfigChange, -MetalLbNamespace of Get-LbService) or -ConfigMapName.");
