@@ -85,7 +85,7 @@ public sealed class LbController : IRuntimeComponent
     MetalLbConfig? _inForce;
     string? _inForceText, _inForceSource, _staleText, _rejectedText;
     PoolSet? _stalePools;
-    bool _leading, _firstPassDone, _configMissingSaid;
+    bool _leading, _firstPassDone, _configMissingSaid, _released;
     int _termId;
     volatile ControllerState _state;
     volatile bool _loopAlive = true;
@@ -255,6 +255,12 @@ public sealed class LbController : IRuntimeComponent
                 {
                     if (configChanged) OnConfig();
                     if (!configChanged || _firstPassDone) foreach (var key in keys.Distinct()) Reconcile(key, null);
+                    // Addresses were freed: services waiting for one may get it now.
+                    for (int round = 0; _released && round < 3; round++)
+                    {
+                        _released = false;
+                        foreach (var key in _pending.ToList()) Reconcile(key, null);
+                    }
                     Publish();
                 }
                 catch (Exception e) { Bug(e, "reconcile"); }
@@ -424,6 +430,7 @@ public sealed class LbController : IRuntimeComponent
     /// <summary>After a release: a stale configuration may fit now.</summary>
     void RetryStale()
     {
+        _released = true;
         if (_stalePools is null || _allocator is null || _allocator.Incompatible(_stalePools).Count > 0) return;
         _log.Info("configUnblocked", "the services that blocked the new configuration no longer hold those addresses; applying it");
         OnConfig();
