@@ -4,6 +4,7 @@ using k8s.Models;
 using KonvoyLb.Engine.Config;
 using KonvoyLb.Engine.Config.Yaml;
 using KonvoyLb.Engine.Net;
+using KonvoyLb.Engine.Runtime.Controller;
 
 namespace KonvoyLb.Engine.Kube;
 
@@ -33,7 +34,7 @@ public sealed record LiveConfig(string Namespace, string Name, MetalLbConfig Con
 /// <summary>Reads LoadBalancer services, their events and the live MetalLB configuration.</summary>
 public static class LbServices
 {
-    static readonly string[] Prefixes = { "metallb.universe.tf/", "metallb.io/" };
+    static readonly string[] Prefixes = ServiceRequest.AnnotationPrefixes;
 
     /// <param name="withEvents">Also read AllocationFailed and nodeAssigned events (pending reasons, announcing nodes).</param>
     public static async Task<List<LbService>> ListAsync(KubeConnection kube, string? ns, LiveConfig? live, CancellationToken cancel, bool withEvents = true)
@@ -56,7 +57,7 @@ public static class LbServices
 
         var pools = PoolRanges(live?.Config);
         // A service that names another load-balancer class is not MetalLB's.
-        return services.Items.Where(s => s.Spec?.Type == "LoadBalancer" && s.Spec.LoadBalancerClass is null or "metallb.io/metallb").Select(s =>
+        return services.Items.Where(s => s.Spec?.Type == "LoadBalancer" && ServiceRequest.IsOwnClass(s.Spec.LoadBalancerClass)).Select(s =>
         {
             var annotations = s.Metadata.Annotations ?? new Dictionary<string, string>();
             string? Annotation(string key) => Prefixes.Select(p => annotations.TryGetValue(p + key, out var v) ? v : null).FirstOrDefault(v => v is not null);
@@ -184,15 +185,23 @@ public static class ConfigChangePrediction
             if (Advertisements(old) != Advertisements(now)) diffs.Add("BGP advertisements changed");
             if (diffs.Count > 0) changes.Add(new(ConfigChange.PoolChanged, name, string.Join("; ", diffs)));
         }
-        var ranges = LbServices.PoolRanges(proposed);
         static string Advertisements(AddressPool p) => string.Join(";", (p.BgpAdvertisements ?? new()).Select(a => a.ToString()));
+        // The controller's own rule (Allocator.Incompatible): load what each service holds, then ask the new pools.
+        var allocator = new Allocator(PoolSet.From(live));
+        var next = PoolSet.From(proposed);
+        var breaks = new List<(string Service, string Ips, string Reason)>();
         foreach (var s in services)
-            foreach (var ip in s.IPs)
-            {
-                if (LbServices.PoolOf(ip, ranges) is null)
-                    changes.Add(new(ConfigChange.ServiceBreaks, $"{s.Namespace}/{s.Name}",
-                        $"holds {ip}, which no pool of the new configuration contains: MetalLB would refuse the whole new configuration and keep the old one"));
-            }
+        {
+            var ips = s.IPs.Select(ip => IPAddress.TryParse(ip, out var a) ? ServiceRequest.Normal(a) : null).Where(a => a is not null).Select(a => a!).ToList();
+            if (ips.Count == 0) continue;
+            var request = new ServiceRequest { Key = $"{s.Namespace}/{s.Name}", SharingKey = s.SharingKey ?? "" };
+            if (!allocator.Assign(request, ips).Ok && next.PoolOf(ips) is null)
+                breaks.Add((request.Key, string.Join(", ", ips), $"no pool of the new configuration holds {string.Join(", ", ips)}"));
+        }
+        breaks.AddRange(allocator.Incompatible(next).Select(b => (b.Service, b.Allocation.ToString(), b.Reason)));
+        foreach (var (service, ips, reason) in breaks.OrderBy(b => b.Service, StringComparer.Ordinal))
+            changes.Add(new(ConfigChange.ServiceBreaks, service,
+                $"holds {ips}, and {reason}: MetalLB would refuse the whole new configuration and keep the old one"));
         return changes;
     }
 }
