@@ -124,7 +124,8 @@ public sealed class LbController : IRuntimeComponent
             if (_namespace is null) return;
             _log.Info("start", $"controller {Identity} watching Services in every namespace and the MetalLB configuration in {_namespace}",
                 ("namespace", _namespace), ("configmap", _options.ConfigMapName ?? "(found by content)"), ("leaderElection", _options.LeaderElection));
-            var cacheOptions = _options.CacheOptions ?? new ResourceCacheOptions { Time = _time };
+            // A resync every few minutes looks at every Service again (a safety net; decisions that hold write nothing).
+            var cacheOptions = _options.CacheOptions ?? new ResourceCacheOptions { Time = _time, ResyncPeriod = TimeSpan.FromMinutes(5) };
             _services = ResourceCaches.Services(_client, null, options: cacheOptions);
             _configMaps = ResourceCaches.ConfigMaps(_client, _namespace,
                 fieldSelector: _options.ConfigMapName is null ? null : $"metadata.name={_options.ConfigMapName}", options: cacheOptions);
