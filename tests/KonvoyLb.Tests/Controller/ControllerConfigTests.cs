@@ -58,7 +58,11 @@ public sealed class ControllerConfigTests
         Assert.Contains(problems, l => l.Contains("192.0.2.300"));
         await h.CreateService("web");
         Assert.Equal(["192.0.2.10"], await h.WaitForIps("web"));
-        // Fixed again: nothing stale any more.
+        // Taken back: the configuration in force is the current one, nothing is stale.
+        await h.UpdateConfig(Config);
+        await ControllerHarness.Until(() => Stale(c) == 0, "stale cleared by the rollback");
+        Assert.False(c.Controller.State.ConfigStale);
+        // Fixed and grown: applied.
         await h.UpdateConfig(Grown);
         await ControllerHarness.Until(() => Stale(c) == 0, "stale cleared");
     }

@@ -348,22 +348,27 @@ public sealed class LbController : IRuntimeComponent
         _configMissingSaid = false;
         var (map, doc, text) = found.Value;
         var source = $"ConfigMap {_namespace}/{map.Metadata.Name} (resourceVersion {map.Metadata.ResourceVersion})";
-        if (text == _inForceText && _staleText is null) { StartTermIfReady(); return; }
-        if (text != _rejectedText && text != _staleText && text != _inForceText)
+        if (text == _inForceText)
         {
-            var errors = doc.Validate().Where(f => f.Severity == Severity.Error).ToList();
-            if (errors.Count > 0)
-            {
-                _rejectedText = text;
-                Metrics.ConfigStale.Set(1);
-                _log.Error("configInvalid", $"{source} is refused: {errors.Count} problem(s); {(_inForce is null ? "no configuration is in force yet" : $"the last good configuration ({_inForceSource}) stays in force")}",
-                    ("problems", errors.Select(f => f.ToString()).ToList()));
-                foreach (var f in errors) _log.Error("configProblem", f.ToString(), ("errorId", f.Code.ToString()));
-                StartTermIfReady();
-                return;
-            }
+            // Back to the configuration in force (a refused or stale one was taken back): nothing is stale any more.
+            _rejectedText = null;
+            ClearStale();
+            StartTermIfReady();
+            return;
         }
         if (text == _rejectedText) { StartTermIfReady(); return; }
+        var errors = doc.Validate().Where(f => f.Severity == Severity.Error).ToList();
+        if (errors.Count > 0)
+        {
+            _rejectedText = text;
+            Metrics.ConfigStale.Set(1);
+            Metrics.UpdateErrors.Inc();
+            _log.Error("configInvalid", $"{source} is refused: {errors.Count} problem(s); {(_inForce is null ? "no configuration is in force yet" : $"the last good configuration ({_inForceSource}) stays in force")}",
+                ("problems", errors.Select(f => f.ToString()).ToList()));
+            foreach (var f in errors) _log.Error("configProblem", f.ToString(), ("errorId", f.Code.ToString()));
+            StartTermIfReady();
+            return;
+        }
         _rejectedText = null;
 
         var pools = PoolSet.From(doc.Config);
@@ -372,12 +377,6 @@ public sealed class LbController : IRuntimeComponent
             // Not allocating yet (standby, or before the first pass): whatever is valid is what the next pass starts from.
             Accept(doc.Config, text, source, pools);
             StartTermIfReady();
-            return;
-        }
-        if (text == _inForceText)
-        {
-            // The stale configuration was taken back: the one in force is current again.
-            ClearStale();
             return;
         }
         var blocking = _allocator.Incompatible(pools);
@@ -421,10 +420,10 @@ public sealed class LbController : IRuntimeComponent
 
     void ClearStale()
     {
+        Metrics.ConfigStale.Set(0);
         if (_staleText is null) return;
         _staleText = null;
         _stalePools = null;
-        Metrics.ConfigStale.Set(0);
         _log.Info("configCurrent", $"the configuration in force ({_inForceSource}) is the current one again; nothing is stale");
     }
 
