@@ -252,7 +252,7 @@ public readonly record struct IpRange(AddressFamily Family, UInt128 First, UInt1
 
     // Stricter than IPAddress.TryParse, which also takes "10.1", "0x0a000001", "[::1]:80" and scope ids,
     // none of which Go's parser (and so MetalLB) accepts.
-    private static bool TryParseAddress(string s, [NotNullWhen(true)] out IPAddress? address)
+    public static bool TryParseAddress(string s, [NotNullWhen(true)] out IPAddress? address)
     {
         address = null;
         if (s.Contains(':'))

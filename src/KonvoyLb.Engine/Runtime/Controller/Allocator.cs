@@ -87,7 +87,7 @@ public sealed class Allocator
         {
             if (request.RequestedPool is { } named && Pools.PoolOf(request.RequestedIps) is { } holder && holder.Name != named)
                 return AllocatorResult.Fail($"{string.Join(", ", request.RequestedIps)} is in pool {holder.Name}, not in the requested pool {named}");
-            return Assign(request, request.RequestedIps);
+            return Assign(request, Ordered(request.RequestedIps, request.Families));
         }
         if (request.RequestedPool is { } name)
         {
@@ -130,9 +130,12 @@ public sealed class Allocator
             if (best is null) return AllocatorResult.Fail($"no {ServiceRequest.FamilyText([family])} address of pool {pool.Name} is free ({InUse(pool.Name)} of {pool.Total} in use)");
             chosen.Add(best.Value.Address);
         }
-        var ordered = chosen.OrderBy(ip => IndexOf(request.Families, ip.AddressFamily)).ToList();
-        return Assign(request, ordered);
+        return Assign(request, Ordered(chosen, request.Families));
     }
+
+    /// <summary>A Service's addresses in the order of its IP families, primary first (as its status lists them).</summary>
+    public static IReadOnlyList<IPAddress> Ordered(IEnumerable<IPAddress> ips, IReadOnlyList<AddressFamily> families) =>
+        ips.OrderBy(ip => IndexOf(families, ip.AddressFamily)).ToList();
 
     static int IndexOf(IReadOnlyList<AddressFamily> families, AddressFamily f)
     {

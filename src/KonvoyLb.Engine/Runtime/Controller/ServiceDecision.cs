@@ -77,6 +77,5 @@ public static class ServiceDecision
             : new Decision(DecisionKind.Failed, [], Reason: result.Error, Cleared: cleared);
     }
 
-    static IReadOnlyList<IPAddress> Order(IReadOnlyList<IPAddress> ips, ServiceRequest request) =>
-        ips.OrderBy(ip => request.Families.ToList().IndexOf(ip.AddressFamily)).ToList();
+    static IReadOnlyList<IPAddress> Order(IReadOnlyList<IPAddress> ips, ServiceRequest request) => Allocator.Ordered(ips, request.Families);
 }

@@ -89,7 +89,7 @@ public sealed record ServiceRequest
         var ips = new List<IPAddress>();
         foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
         {
-            if (!IPAddress.TryParse(part, out var ip) || part.Contains('/') || part.Length == 0)
+            if (!Net.IpRange.TryParseAddress(part, out var ip))
                 return request with { Problem = $"{what} holds \"{part}\", which is not an IP address (write e.g. 192.0.2.10, or 192.0.2.10,2001:db8::10 for both families)" };
             ips.Add(Normal(ip));
         }
