@@ -13,6 +13,7 @@ $sections = [ordered]@{
     'restart'      = 'Restart-LbController against the fake API server (issue 5: within 200 ms of the pod turning Ready)'
     'bgp'          = 'BGP announcing to BIRD, and a silent peer (issue 6: no slower than GoBGP; down within 3.5 s)'
     'bgp-fuzz'     = 'BGP codec fuzzing (issue 6: at least 1,000,000 inputs, no exception)'
+    'controller'   = 'Start-LbController at 10,000 Services (issue 10: all at once within 1.5x of a bare status-write loop; a restart writes nothing; failover within the Lease)'
 }
 $text = foreach ($name in $sections.Keys) {
     $file = Join-Path $bench "$name.md"

@@ -8,6 +8,7 @@ var benchmarks = new Dictionary<string, Func<string>>
     ["restart"] = RestartBench.Run,
     ["bgp-fuzz"] = BgpFuzzBench.Run,
     ["bgp"] = BgpBench.Run,
+    ["controller"] = ControllerBench.Run,
 };
 if (args.Length != 2 || !benchmarks.TryGetValue(args[0], out var run))
 {

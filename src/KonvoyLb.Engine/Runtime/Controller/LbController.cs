@@ -492,7 +492,12 @@ public sealed class LbController : IRuntimeComponent
             return;
         }
         // Our own write is not in the cache yet: deciding on the older copy would only make a conflict.
-        if (fresh is null && _written.TryGetValue(key, out var w) && Rv(svc) is { } rv && rv < w.Rv) return;
+        if (fresh is null && _written.TryGetValue(key, out var w) && Rv(svc) is { } rv)
+        {
+            if (rv < w.Rv) return;
+            // The echo of that write, unchanged since: the allocator already holds exactly this.
+            if (rv == w.Rv) { _written.Remove(key); return; }
+        }
         _written.Remove(key);
 
         var request = ServiceRequest.From(svc);
