@@ -157,7 +157,7 @@ internal sealed class ControllerHarness : IAsyncDisposable
     }
 
     /// <summary>Status writes seen by the server so far.</summary>
-    public int StatusWrites => Kube.RequestLog.Count(r => r.StartsWith("PUT /api/v1/namespaces/", StringComparison.Ordinal) && r.Contains("/services/") && r.Contains("/status"));
+    public int StatusWrites => Kube.RequestLog.Count(r => (r.StartsWith("PUT /api/v1/namespaces/", StringComparison.Ordinal) || r.StartsWith("PATCH /api/v1/namespaces/", StringComparison.Ordinal)) && r.Contains("/services/") && r.Contains("/status"));
 
     public async ValueTask DisposeAsync()
     {
