@@ -78,6 +78,8 @@ public sealed class ControllerConfigTests
         await h.WaitForIps("b");
         await h.UpdateConfig(Moved);
         await ControllerHarness.Until(() => Stale(c) == 1, "stale");
+        // The metric is set as the line is logged; the harness copies log lines a moment later.
+        await ControllerHarness.Until(() => c.Lines.Any(l => l.Contains("configStale")), "the stale line logged");
         var line = c.Lines.Single(l => l.Contains("configStale"));
         Assert.Contains("default/a", line);
         Assert.Contains("default/b", line);

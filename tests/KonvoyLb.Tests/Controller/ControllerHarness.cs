@@ -28,7 +28,8 @@ internal sealed class ControllerHarness : IAsyncDisposable
         public required Task Task;
         public required CancellationTokenSource Stop;
         public required KubeConnection Connection;
-        public readonly ConcurrentQueue<string> Lines = new();
+        /// <summary>The log, line by line, as the controller writes it (no copy, so no lag).</summary>
+        public required ConcurrentQueue<string> Lines;
         public string Log => string.Join("\n", Lines);
         public async Task StopAsync()
         {
@@ -61,8 +62,7 @@ internal sealed class ControllerHarness : IAsyncDisposable
         var log = new RuntimeLog("controller", LogFormat.Text, lines.Enqueue);
         var controller = new LbController(connection, options, log);
         var stop = new CancellationTokenSource();
-        var running = new Running { Controller = controller, Task = Task.Run(() => controller.RunAsync(stop.Token)), Stop = stop, Connection = connection };
-        _ = Task.Run(async () => { while (!running.Task.IsCompleted) { while (lines.TryDequeue(out var l)) running.Lines.Enqueue(l); await Task.Delay(10); } while (lines.TryDequeue(out var r)) running.Lines.Enqueue(r); });
+        var running = new Running { Controller = controller, Task = Task.Run(() => controller.RunAsync(stop.Token)), Stop = stop, Connection = connection, Lines = lines };
         _running.Add(running);
         return running;
     }
