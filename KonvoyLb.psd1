@@ -18,6 +18,7 @@
         'Test-LbConfig', 'ConvertTo-LbCrd', 'Test-LbVipReachability'
         'Restart-LbController', 'Get-LbService', 'Test-LbConfigChange', 'Test-LbBgpPeer'
         'Start-LbController'
+        'Start-LbSpeaker'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -87,13 +87,16 @@ public sealed class FakeKubeApi : IAsyncDisposable
                 }
                 else listen.Protocols = HttpProtocols.Http1;
             });
+            if (options.ExtraListenSocket is { } extra)
+                // Kestrel owns (and closes) the handle it is given: give it a duplicate, so the caller's socket stays the caller's.
+                k.ListenHandle((ulong)Dup((int)extra.Handle.ToInt64()), listen => listen.Protocols = HttpProtocols.Http1);
         });
         var app = builder.Build();
         app.Run(handler.HandleAsync);
         await app.StartAsync();
 
         var fake = new FakeKubeApi(options, app, store, registry, controllers, handler, faults, trusted, presented, stopping);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First(a => a.Contains("127.0.0.1"));
         var port = new Uri(address).Port;
         fake.BaseAddress = new Uri($"{(options.Https ? "https" : "http")}://127.0.0.1:{port}/");
         controllers.Start();
@@ -102,6 +105,9 @@ public sealed class FakeKubeApi : IAsyncDisposable
                 fake.AddNamespace(ns);
         return fake;
     }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "dup", SetLastError = true)]
+    static extern int Dup(int fd);
 
     /// <summary>The options the server started with.</summary>
     public FakeKubeOptions Options { get; }
@@ -128,12 +134,12 @@ public sealed class FakeKubeApi : IAsyncDisposable
     /// Writes a kubeconfig for this server (server URL, CA data for HTTPS, the token, or
     /// <see cref="AnonymousToken"/> when none is required) and returns its full path.
     /// </summary>
-    public string WriteKubeconfig(string path, string contextName = "fake", string? defaultNamespace = null)
+    public string WriteKubeconfig(string path, string contextName = "fake", string? defaultNamespace = null, Uri? server = null)
     {
         static string Q(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
         var sb = new StringBuilder();
         sb.Append("apiVersion: v1\nkind: Config\nclusters:\n- name: ").Append(Q(contextName)).Append('\n');
-        sb.Append("  cluster:\n    server: ").Append(Q(BaseAddress.ToString().TrimEnd('/'))).Append('\n');
+        sb.Append("  cluster:\n    server: ").Append(Q((server ?? BaseAddress).ToString().TrimEnd('/'))).Append('\n');
         if (_trusted is not null)
             sb.Append("    certificate-authority-data: ").Append(Convert.ToBase64String(Encoding.ASCII.GetBytes(_trusted.CaPem))).Append('\n');
         sb.Append("users:\n- name: ").Append(Q(contextName + "-user")).Append('\n');

@@ -19,6 +19,12 @@ public sealed class FakeKubeOptions
     /// <summary>With <see cref="Https"/>: present a certificate from another CA than the kubeconfig's, so clients must fail TLS.</summary>
     public bool PresentUntrustedCertificate { get; set; }
 
+    /// <summary>
+    /// A bound socket to serve on as well as 127.0.0.1 (plain HTTP), e.g. one made inside a test network namespace so
+    /// processes in that namespace's LAN reach the server; <see cref="FakeKubeApi.WriteKubeconfig"/> can point there.
+    /// </summary>
+    public System.Net.Sockets.Socket? ExtraListenSocket { get; set; }
+
     /// <summary>The port on 127.0.0.1; 0 picks a free one.</summary>
     public int Port { get; set; }
 

@@ -37,6 +37,15 @@ public static class ResourceCaches
                 : (rv, timeout, onError, ct) => client.CoreV1.WatchListNamespacedConfigMapAsync(ns, allowWatchBookmarks: true, fieldSelector: fieldSelector, labelSelector: labelSelector, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct),
             options);
 
+    public static ResourceCache<V1Endpoints> Endpoints(IKubernetes client, string? ns, string? labelSelector = null, string? fieldSelector = null, ResourceCacheOptions? options = null) =>
+        new(ns is null
+                ? async ct => Page(await client.CoreV1.ListEndpointsForAllNamespacesAsync(fieldSelector: fieldSelector, labelSelector: labelSelector, cancellationToken: ct).ConfigureAwait(false))
+                : async ct => Page(await client.CoreV1.ListNamespacedEndpointsAsync(ns, fieldSelector: fieldSelector, labelSelector: labelSelector, cancellationToken: ct).ConfigureAwait(false)),
+            ns is null
+                ? (rv, timeout, onError, ct) => client.CoreV1.WatchListEndpointsForAllNamespacesAsync(allowWatchBookmarks: true, fieldSelector: fieldSelector, labelSelector: labelSelector, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct)
+                : (rv, timeout, onError, ct) => client.CoreV1.WatchListNamespacedEndpointsAsync(ns, allowWatchBookmarks: true, fieldSelector: fieldSelector, labelSelector: labelSelector, resourceVersion: rv, timeoutSeconds: timeout, onError: onError, cancellationToken: ct),
+            options);
+
     public static ResourceCache<V1EndpointSlice> EndpointSlices(IKubernetes client, string? ns, string? labelSelector = null, string? fieldSelector = null, ResourceCacheOptions? options = null) =>
         new(ns is null
                 ? async ct => Page(await client.DiscoveryV1.ListEndpointSliceForAllNamespacesAsync(fieldSelector: fieldSelector, labelSelector: labelSelector, cancellationToken: ct).ConfigureAwait(false))

@@ -17,6 +17,17 @@ public sealed record RouteInfo(IPAddress Destination, RouteKind Kind, int Interf
 public sealed record LinkInfo(int Index, string Name, PhysicalAddress Mac, bool IsUp);
 
 /// <summary>
+/// An interface with what the speaker needs to judge it: administratively up, carrier (IFF_LOWER_UP), NOARP,
+/// BROADCAST, loopback, enslaved to a bridge or bond (IFLA_MASTER), its kind ("bridge", "bond", "veth"; empty for
+/// a plain device) and its addresses with prefix lengths.
+/// </summary>
+public sealed record NetInterface(int Index, string Name, PhysicalAddress Mac, bool Up, bool Carrier, bool NoArp, bool Broadcast,
+    bool Loopback, int Master, string Kind, IReadOnlyList<(IPAddress Address, int PrefixLength)> Addresses)
+{
+    public bool Enslaved => Master != 0;
+}
+
+/// <summary>
 /// Route and link look-ups over an rtnetlink socket (RTM_GETROUTE, RTM_GETLINK), the same questions
 /// `ip route get` asks, without running or parsing any command. The socket belongs to the network
 /// namespace of the thread that opened it.
@@ -24,10 +35,12 @@ public sealed record LinkInfo(int Index, string Name, PhysicalAddress Mac, bool 
 public sealed unsafe class Netlink : IDisposable
 {
     const int NetlinkRoute = 0;
-    const ushort RtmNewLink = 16, RtmGetLink = 18, RtmNewRoute = 24, RtmGetRoute = 26, NlmsgError = 2;
-    const ushort NlmFRequest = 1;
+    const ushort RtmNewLink = 16, RtmGetLink = 18, RtmNewAddr = 20, RtmGetAddr = 22, RtmNewRoute = 24, RtmGetRoute = 26, NlmsgError = 2, NlmsgDone = 3;
+    const ushort NlmFRequest = 1, NlmFDump = 0x300;
     const ushort RtaDst = 1, RtaOif = 4, RtaGateway = 5, RtaPrefSrc = 7;
-    const ushort IflaAddress = 1, IflaIfname = 3, IflaOperstate = 16;
+    const ushort IflaAddress = 1, IflaIfname = 3, IflaMaster = 10, IflaOperstate = 16, IflaLinkinfo = 18, IflaInfoKind = 1;
+    const ushort IfaAddress = 1, IfaLocal = 2;
+    const uint IffBroadcast = 2, IffLoopback = 8, IffNoArp = 0x80, IffLowerUp = 0x10000;
     const byte RtnUnicast = 1, RtnLocal = 2, RtnBlackhole = 6, RtnUnreachable = 7, RtnProhibit = 8;
     const int IffUp = 1;
 
@@ -112,6 +125,60 @@ public sealed unsafe class Netlink : IDisposable
         return new LinkInfo(index, name, mac, up);
     }
 
+    /// <summary>Every interface of the namespace with its IPv4 and IPv6 addresses (RTM_GETLINK and RTM_GETADDR dumps).</summary>
+    public List<NetInterface> GetInterfaces()
+    {
+        var addresses = new Dictionary<int, List<(IPAddress, int)>>();
+        foreach (var family in new[] { (byte)AF_INET, (byte)AF_INET6 })
+        {
+            // ifaddrmsg: family(u8), prefixlen(u8), flags(u8), scope(u8), index(u32)
+            Span<byte> request = stackalloc byte[8];
+            request.Clear();
+            request[0] = family;
+            foreach (var (type, msg) in Dump(RtmGetAddr, request))
+            {
+                if (type != RtmNewAddr || msg.Length < 8) continue;
+                int index = (int)BinaryPrimitives.ReadUInt32LittleEndian(msg.AsSpan(4));
+                byte[]? address = null, local = null;
+                foreach (var (attrType, value) in Attributes(msg.AsSpan(8)))
+                {
+                    if (attrType == IfaAddress) address = value;
+                    else if (attrType == IfaLocal) local = value;
+                }
+                // IPv4 point-to-point links give the peer in IFA_ADDRESS and ours in IFA_LOCAL.
+                var ours = local ?? address;
+                if (ours is null || ours.Length is not (4 or 16)) continue;
+                if (!addresses.TryGetValue(index, out var list)) addresses[index] = list = [];
+                list.Add((new IPAddress(ours), msg[1]));
+            }
+        }
+        Span<byte> linkRequest = stackalloc byte[16];
+        linkRequest.Clear();
+        var result = new List<NetInterface>();
+        foreach (var (type, msg) in Dump(RtmGetLink, linkRequest))
+        {
+            if (type != RtmNewLink || msg.Length < 16) continue;
+            int index = BinaryPrimitives.ReadInt32LittleEndian(msg.AsSpan(4));
+            uint flags = BinaryPrimitives.ReadUInt32LittleEndian(msg.AsSpan(8));
+            string name = $"if{index}", kind = "";
+            var mac = PhysicalAddress.None;
+            int master = 0;
+            foreach (var (attrType, value) in Attributes(msg.AsSpan(16)))
+            {
+                if (attrType == IflaIfname) name = System.Text.Encoding.ASCII.GetString(value).TrimEnd('\0');
+                else if (attrType == IflaAddress) mac = new PhysicalAddress(value);
+                else if (attrType == IflaMaster && value.Length >= 4) master = BinaryPrimitives.ReadInt32LittleEndian(value);
+                else if (attrType == IflaLinkinfo)
+                    foreach (var (infoType, info) in Attributes(value))
+                        if (infoType == IflaInfoKind) kind = System.Text.Encoding.ASCII.GetString(info).TrimEnd('\0');
+            }
+            result.Add(new NetInterface(index, name, mac, (flags & IffUp) != 0, (flags & IffLowerUp) != 0, (flags & IffNoArp) != 0,
+                (flags & IffBroadcast) != 0, (flags & IffLoopback) != 0, master, kind,
+                addresses.TryGetValue(index, out var own) ? own : []));
+        }
+        return result;
+    }
+
     static string RouteError(int errno) => errno switch
     {
         101 => "no route to the network (ENETUNREACH)",
@@ -122,19 +189,54 @@ public sealed unsafe class Netlink : IDisposable
 
     readonly record struct Reply(ushort Type, byte[] Body, int? Error);
 
-    Reply Request(ushort type, ReadOnlySpan<byte> body)
+    uint Send(ushort type, ushort flags, ReadOnlySpan<byte> body)
     {
         uint seq = ++_sequence;
         int length = 16 + body.Length;
         var message = new byte[length];
         BinaryPrimitives.WriteUInt32LittleEndian(message, (uint)length);
         BinaryPrimitives.WriteUInt16LittleEndian(message.AsSpan(4), type);
-        BinaryPrimitives.WriteUInt16LittleEndian(message.AsSpan(6), NlmFRequest);
+        BinaryPrimitives.WriteUInt16LittleEndian(message.AsSpan(6), flags);
         BinaryPrimitives.WriteUInt32LittleEndian(message.AsSpan(8), seq);
         body.CopyTo(message.AsSpan(16));
         fixed (byte* p = message)
             if ((long)send(_fd, p, (size_t)message.Length, 0) < 0) throw new IOException($"netlink send failed (errno {errno})");
+        return seq;
+    }
 
+    /// <summary>A dump request: every message of the answer until NLMSG_DONE, as (type, body).</summary>
+    List<(ushort Type, byte[] Body)> Dump(ushort type, ReadOnlySpan<byte> body)
+    {
+        var messages = new List<(ushort, byte[])>();
+        Receive(Send(type, NlmFRequest | NlmFDump, body), (msgType, payload) =>
+        {
+            if (msgType == NlmsgDone) return true;
+            if (msgType == NlmsgError)
+            {
+                int error = -BinaryPrimitives.ReadInt32LittleEndian(payload);
+                if (error != 0) throw new IOException($"netlink dump refused (errno {error})");
+            }
+            else messages.Add((msgType, payload));
+            return false;
+        });
+        return messages;
+    }
+
+    Reply Request(ushort type, ReadOnlySpan<byte> body)
+    {
+        Reply reply = default;
+        Receive(Send(type, NlmFRequest, body), (msgType, payload) =>
+        {
+            int? error = msgType == NlmsgError ? -BinaryPrimitives.ReadInt32LittleEndian(payload) : null;
+            reply = new Reply(msgType, payload, error == 0 ? null : error);
+            return true;
+        });
+        return reply;
+    }
+
+    /// <summary>Hands each message answering <paramref name="seq"/> to <paramref name="take"/> until it returns true.</summary>
+    void Receive(uint seq, Func<ushort, byte[], bool> take)
+    {
         while (true)
         {
             long received;
@@ -148,16 +250,7 @@ public sealed unsafe class Netlink : IDisposable
                 ushort msgType = BinaryPrimitives.ReadUInt16LittleEndian(header[4..]);
                 uint msgSeq = BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
                 if (len < 16 || offset + len > received) break;
-                if (msgSeq == seq)
-                {
-                    var payload = _buffer.AsSpan(offset + 16, len - 16).ToArray();
-                    if (msgType == NlmsgError)
-                    {
-                        int error = -BinaryPrimitives.ReadInt32LittleEndian(payload);
-                        return new Reply(msgType, payload, error == 0 ? null : error);
-                    }
-                    return new Reply(msgType, payload, null);
-                }
+                if (msgSeq == seq && take(msgType, _buffer.AsSpan(offset + 16, len - 16).ToArray())) return;
                 offset += (len + 3) & ~3;
             }
         }

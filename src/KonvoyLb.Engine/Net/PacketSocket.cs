@@ -22,6 +22,14 @@ public sealed class PacketSocket : IDisposable
 
     public void Send(ReadOnlySpan<byte> frame) => _socket.Send(frame);
 
+    /// <summary>Blocks until a frame arrives or <paramref name="timeout"/> passes (then 0): for a dedicated receive thread, the shortest path from the wire.</summary>
+    public int Receive(Span<byte> buffer, TimeSpan timeout)
+    {
+        if (_socket.ReceiveTimeout != (int)timeout.TotalMilliseconds) _socket.ReceiveTimeout = (int)timeout.TotalMilliseconds;
+        try { return _socket.Receive(buffer); }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock) { return 0; }
+    }
+
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
         _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
 

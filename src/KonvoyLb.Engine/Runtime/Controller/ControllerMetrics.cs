@@ -24,10 +24,7 @@ public sealed class ControllerMetrics
         var f = Metrics.WithCustomRegistry(Registry);
         AddressesTotal = f.CreateGauge("metallb_allocator_addresses_total", "Number of usable IP addresses, per pool", new GaugeConfiguration { LabelNames = ["pool"] });
         AddressesInUse = f.CreateGauge("metallb_allocator_addresses_in_use_total", "Number of IP addresses in use, per pool", new GaugeConfiguration { LabelNames = ["pool"] });
-        ConfigLoaded = f.CreateGauge("metallb_k8s_client_config_loaded_bool", "1 if the MetalLB configuration was successfully loaded at least once.");
-        ConfigStale = f.CreateGauge("metallb_k8s_client_config_stale_bool", "1 if running on a stale configuration, because the latest config failed to load or would take addresses from running services.");
-        Updates = f.CreateCounter("metallb_k8s_client_updates_total", "Number of k8s object updates that have been processed.");
-        UpdateErrors = f.CreateCounter("metallb_k8s_client_update_errors_total", "Number of k8s object updates that failed for some reason.");
+        (ConfigLoaded, ConfigStale, Updates, UpdateErrors) = KubeClientMetrics(f);
         StatusWrites = f.CreateCounter("konvoylb_controller_status_writes_total", "Service status writes, by result (ok, conflict, error).", new CounterConfiguration { LabelNames = ["result"] });
         ApiErrors = f.CreateCounter("konvoylb_controller_api_errors_total", "Failed list, watch, lease and event calls, by kind of object.", new CounterConfiguration { LabelNames = ["kind"] });
         Leader = f.CreateGauge("konvoylb_controller_leader_bool", "1 while this controller allocates (leader, or leader election off).");
@@ -46,4 +43,11 @@ public sealed class ControllerMetrics
             AddressesInUse.WithLabels(p.Name).Set(allocator?.InUse(p.Name) ?? 0);
         }
     }
+
+    /// <summary>MetalLB's metallb_k8s_client_* series, which the controller and the speaker both write.</summary>
+    public static (Gauge Loaded, Gauge Stale, Counter Updates, Counter Errors) KubeClientMetrics(IMetricFactory f) => (
+        f.CreateGauge("metallb_k8s_client_config_loaded_bool", "1 if the MetalLB configuration was successfully loaded at least once."),
+        f.CreateGauge("metallb_k8s_client_config_stale_bool", "1 if running on a stale configuration, because the latest config failed to load or would take addresses from running services."),
+        f.CreateCounter("metallb_k8s_client_updates_total", "Number of k8s object updates that have been processed."),
+        f.CreateCounter("metallb_k8s_client_update_errors_total", "Number of k8s object updates that failed for some reason."));
 }

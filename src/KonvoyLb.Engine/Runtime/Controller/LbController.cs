@@ -174,36 +174,9 @@ public sealed class LbController : IRuntimeComponent
         if (leader is not null) await leader.StopAsync(_options.ReleaseLeaseOnStop).ConfigureAwait(false);
     }
 
-    /// <summary>The namespace to work in: given, the pod's own, or the first candidate holding a MetalLB ConfigMap.</summary>
-    async Task<string?> ResolveNamespaceAsync(CancellationToken stop)
-    {
-        if (_options.Namespace is { } ns) return ns;
-        if (_kube.Context is null && _kube.DefaultNamespace is { Length: > 0 } own) return own;
-        var delay = TimeSpan.FromMilliseconds(500);
-        while (!stop.IsCancellationRequested)
-        {
-            try
-            {
-                foreach (var candidate in _options.NamespaceCandidates)
-                {
-                    var maps = await _client.CoreV1.ListNamespacedConfigMapAsync(candidate, cancellationToken: stop).ConfigureAwait(false);
-                    if (maps.Items.Any(m => (_options.ConfigMapName is null || m.Metadata.Name == _options.ConfigMapName) && LbServices.ReadConfigMap(m, out _) is not null))
-                        return candidate;
-                }
-                _log.Info("namespace", $"no MetalLB ConfigMap in {string.Join(" or ", _options.NamespaceCandidates)} yet; using {_options.NamespaceCandidates[0]} and waiting for one (pass -Namespace to choose)");
-                return _options.NamespaceCandidates[0];
-            }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested) { return null; }
-            catch (Exception e)
-            {
-                ApiFailed(e, "list", "configmaps", _options.NamespaceCandidates[0]);
-                try { await Task.Delay(delay, _time, stop).ConfigureAwait(false); }
-                catch (OperationCanceledException) { return null; }
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.RetryMax.Ticks));
-            }
-        }
-        return null;
-    }
+    Task<string?> ResolveNamespaceAsync(CancellationToken stop) =>
+        RuntimeConfig.ResolveNamespaceAsync(_kube, _options.Namespace, _options.ConfigMapName, _options.NamespaceCandidates, _log,
+            e => ApiFailed(e, "list", "configmaps", _options.NamespaceCandidates[0]), _time, _options.RetryMax, stop);
 
     /// <summary>Posts one ConfigChanged once both caches hold their first list (an empty list sends no change of its own).</summary>
     async Task SyncedAsync(CancellationToken cancel)
@@ -347,7 +320,7 @@ public sealed class LbController : IRuntimeComponent
         }
         _configMissingSaid = false;
         var (map, doc, text) = found.Value;
-        var source = $"ConfigMap {_namespace}/{map.Metadata.Name} (resourceVersion {map.Metadata.ResourceVersion})";
+        var source = RuntimeConfig.Source(map);
         if (text == _inForceText)
         {
             // Back to the configuration in force (a refused or stale one was taken back): nothing is stale any more.
@@ -357,15 +330,13 @@ public sealed class LbController : IRuntimeComponent
             return;
         }
         if (text == _rejectedText) { StartTermIfReady(); return; }
-        var errors = doc.Validate().Where(f => f.Severity == Severity.Error).ToList();
+        var errors = RuntimeConfig.Errors(doc);
         if (errors.Count > 0)
         {
             _rejectedText = text;
             Metrics.ConfigStale.Set(1);
             Metrics.UpdateErrors.Inc();
-            _log.Error("configInvalid", $"{source} is refused: {errors.Count} problem(s); {(_inForce is null ? "no configuration is in force yet" : $"the last good configuration ({_inForceSource}) stays in force")}",
-                ("problems", errors.Select(f => f.ToString()).ToList()));
-            foreach (var f in errors) _log.Error("configProblem", f.ToString(), ("errorId", f.Code.ToString()));
+            RuntimeConfig.LogRefused(_log, source, errors, _inForce is null ? null : _inForceSource);
             StartTermIfReady();
             return;
         }
@@ -436,18 +407,8 @@ public sealed class LbController : IRuntimeComponent
         OnConfig();
     }
 
-    (V1ConfigMap Map, ConfigDocument Doc, string Text)? FindConfig()
-    {
-        foreach (var map in _configMaps!.Snapshot.Values.OrderBy(m => m.Metadata.Name, StringComparer.Ordinal))
-        {
-            if (_options.ConfigMapName is not null && map.Metadata.Name != _options.ConfigMapName) continue;
-            var doc = LbServices.ReadConfigMap(map, out var notYaml);
-            if (doc is not null) return (map, doc, map.Data["config"]);
-            if (notYaml is not null && _options.ConfigMapName is not null)
-                _log.Once($"notYaml:{map.Metadata.ResourceVersion}", LogLevel.Error, "configInvalid", $"ConfigMap {_namespace}/{map.Metadata.Name}: {notYaml}");
-        }
-        return null;
-    }
+    (V1ConfigMap Map, ConfigDocument Doc, string Text)? FindConfig() =>
+        RuntimeConfig.Find(_configMaps!.Snapshot.Values, _options.ConfigMapName, _namespace, _log);
 
     /// <summary>Leading, configured and synced: load every held address, then give the others theirs.</summary>
     void StartTermIfReady()

@@ -27,20 +27,51 @@ public static class Announcer
     public const string ExcludeLabel = "node.kubernetes.io/exclude-from-external-load-balancers";
 
     /// <summary>The node with the lowest sha256(node + "#" + key), or null when there is none.</summary>
-    public static string? Owner(IPAddress key, IEnumerable<string> eligible)
+    public static string? Owner(IPAddress key, IEnumerable<string> eligible) => Ranking(key, eligible).FirstOrDefault();
+
+    /// <summary>The nodes in the order they would announce the key: lowest sha256(node + "#" + key) first (ties by name).</summary>
+    public static List<string> Ranking(IPAddress key, IEnumerable<string> eligible) =>
+        eligible.Select(node => (node, hash: SHA256.HashData(Encoding.UTF8.GetBytes(node + "#" + key))))
+            .OrderBy(x => x.hash, HashOrder.Instance).ThenBy(x => x.node, StringComparer.Ordinal)
+            .Select(x => x.node).ToList();
+
+    sealed class HashOrder : IComparer<byte[]>
     {
-        string? best = null;
-        byte[]? bestHash = null;
-        foreach (var node in eligible)
+        public static readonly HashOrder Instance = new();
+        public int Compare(byte[]? x, byte[]? y) => x.AsSpan().SequenceCompareTo(y);
+    }
+
+    /// <summary>How many nodes behind an owner check it: the next in line, and one more so that a second failure soon after a first is as fast.</summary>
+    public const int CheckersPerOwner = 2;
+
+    /// <summary>
+    /// What <paramref name="me"/> checks on the segment (see <see cref="OwnerCheck"/>), from the nodes whose Lease is live
+    /// (suspected ones included) and the suspicion so far. For each layer2 Service: when the first unsuspected node of its
+    /// ranking is another node and fewer than <see cref="CheckersPerOwner"/> unsuspected nodes stand between it and me,
+    /// I check that owner through the Service's first layer2 IPv4 address (else IPv6); when I am the owner only because
+    /// the nodes ahead of me are suspected, I check those, so that their return is seen (and so the suspected nodes ahead
+    /// of any owner). Each owner is so probed by at
+    /// most two nodes, whatever the size of the cluster.
+    /// </summary>
+    public static List<(string Node, IPAddress Ip)> Checks(PoolSet pools, IEnumerable<SpeakerService> services,
+        IReadOnlyDictionary<string, SpeakerNode> leaseLive, IReadOnlySet<string> suspected, string me)
+    {
+        var result = new List<(string, IPAddress)>();
+        foreach (var service in services.OrderBy(s => s.Key, StringComparer.Ordinal))
         {
-            var hash = SHA256.HashData(Encoding.UTF8.GetBytes(node + "#" + key));
-            if (bestHash is null || hash.AsSpan().SequenceCompareTo(bestHash) < 0 || (hash.AsSpan().SequenceEqual(bestHash) && string.CompareOrdinal(node, best) < 0))
-            {
-                best = node;
-                bestHash = hash;
-            }
+            var layer2 = service.Ips.Where(ip => pools.PoolOf([ip]) is { Protocol: "layer2" }).ToList();
+            if (layer2.Count == 0) continue;
+            var probe = layer2.FirstOrDefault(ip => ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork) ?? layer2[0];
+            var ranking = Ranking(service.Ips[0], Eligible(service, leaseLive));
+            int mine = ranking.IndexOf(me);
+            if (mine <= 0) continue;
+            int owner = ranking.FindIndex(n => n == me || !suspected.Contains(n));
+            // The nodes ahead of the owner are the ones I suspect: probed on, so that their return is seen.
+            result.AddRange(ranking.Take(owner).Select(n => (n, probe)));
+            if (owner != mine && ranking.Skip(owner + 1).Take(mine - owner - 1).Count(n => !suspected.Contains(n)) < CheckersPerOwner)
+                result.Add((ranking[owner], probe));
         }
-        return best;
+        return result;
     }
 
     /// <summary>The nodes eligible to announce a Service, in name order.</summary>
