@@ -14,6 +14,7 @@ $sections = [ordered]@{
     'bgp'          = 'BGP announcing to BIRD, and a silent peer (issue 6: no slower than GoBGP; down within 3.5 s)'
     'bgp-fuzz'     = 'BGP codec fuzzing (issue 6: at least 1,000,000 inputs, no exception)'
     'controller'   = 'Start-LbController at 10,000 Services (issue 10: all at once within 1.5x of a bare status-write loop; a restart writes nothing; failover within the Lease)'
+    'speaker'      = 'Start-LbSpeaker, layer2, on a namespace LAN (issue 11: failover within 2 s; clean handover within 0.3 s; ARP replies within 2x of the kernel)'
 }
 $text = foreach ($name in $sections.Keys) {
     $file = Join-Path $bench "$name.md"

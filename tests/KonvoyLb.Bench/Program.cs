@@ -9,6 +9,7 @@ var benchmarks = new Dictionary<string, Func<string>>
     ["bgp-fuzz"] = BgpFuzzBench.Run,
     ["bgp"] = BgpBench.Run,
     ["controller"] = ControllerBench.Run,
+    ["speaker"] = SpeakerBench.Run,
 };
 if (args.Length != 2 || !benchmarks.TryGetValue(args[0], out var run))
 {

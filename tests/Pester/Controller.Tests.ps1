@@ -76,7 +76,7 @@ BeforeAll {
         $command = "Import-Module '$module'; Start-LbController -Kubeconfig '$kubeconfig' -Namespace kubeaddons " +
             "-MetricsAddress 127.0.0.1 -MetricsPort $port $($Extra -join ' ')"
         $encoded = [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($command))
-        $pwsh = @($Launcher) + @(Get-PwshCommand)
+        [string[]] $pwsh = @($Launcher) + @(Get-PwshCommand)
         $name = "controller-$port"
         $out = Join-Path $TestDrive "$name.out"
         $err = Join-Path $TestDrive "$name.err"

@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using KonvoyLb.Tests.Lab;
+using Xunit.Abstractions;
+
+namespace KonvoyLb.Tests.Speaker;
+
+/// <summary>
+/// Start-LbSpeaker on a namespace cluster (<see cref="SpeakerLab"/>): real ARP and NDP clients on the LAN see exactly
+/// the owner's MAC, and failover is measured as the client sees it.
+/// </summary>
+[Collection("speaker lab")]
+public sealed class SpeakerLabTests(ITestOutputHelper output)
+{
+    static string Mac(string node) => SpeakerLab.MacOf(node);
+
+    [LabFact("arping")]
+    public async Task The_owner_by_hash_answers_ARP_alone_and_only_on_the_segment_holding_the_address()
+    {
+        await using var lab = await SpeakerLab.StartAsync();
+        var ips = new[] { "192.0.2.200", "192.0.2.201", "192.0.2.202", "192.0.2.203", "192.0.2.204", "192.0.2.205" };
+        foreach (var (ip, i) in ips.Select((ip, i) => (ip, i))) lab.AddService($"web-{i}", [ip], SpeakerLab.NodeNames);
+        var owners = new HashSet<string>();
+        foreach (var ip in ips)
+        {
+            var expected = SpeakerLab.ExpectedOwner(ip);
+            owners.Add(expected);
+            var answers = Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0);
+            output.WriteLine($"{ip}: {string.Join(" ", answers)} (expected {expected})");
+            if (answers.Count == 0) output.WriteLine(lab.Logs(expected));
+            Assert.NotEmpty(answers);
+            Assert.All(answers, mac => Assert.Equal(Mac(expected), mac));
+        }
+        Assert.True(owners.Count >= 2, "the table spreads six addresses over more than one node");
+        // node-1's second segment holds no 192.0.2.0/24 address: nothing is answered there.
+        foreach (var ip in ips.Where(ip => SpeakerLab.ExpectedOwner(ip) == "node-1")) Assert.Empty(lab.ArpAnswers(lab.Other, ip, count: 1));
+        // A Service without a ready endpoint is announced by nobody.
+        lab.AddService("idle", ["192.0.2.220"], []);
+        Thread.Sleep(500);
+        Assert.Empty(lab.ArpAnswers(lab.Client, "192.0.2.220", count: 1));
+        // The nodeAssigned Event says which node announces.
+        var events = lab.Kube.List("v1", "events", "default");
+        Assert.Contains(events, e => e["reason"]?.ToString() == "nodeAssigned" && e["message"]!.ToString().Contains($"\"{SpeakerLab.ExpectedOwner(ips[0])}\""));
+    }
+
+    [LabFact("arping", "ping")]
+    public async Task Local_policy_follows_the_endpoints_and_the_old_owners_series_vanish()
+    {
+        await using var lab = await SpeakerLab.StartAsync();
+        const string ip = "192.0.2.210";
+        var first = SpeakerLab.NodeNames.First(n => n != SpeakerLab.ExpectedOwner(ip));
+        lab.AddService("local", [ip], [first], local: true);
+        Assert.All(Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0 && a.All(m => m == Mac(first))), m => Assert.Equal(Mac(first), m));
+        Assert.Contains($"metallb_speaker_announced{{service=\"default/local\",protocol=\"layer2\",node=\"{first}\",ip=\"{ip}\"}} 1", lab.Http(first, "/metrics"));
+        Assert.Contains($"metallb_layer2_responses_sent{{ip=\"{ip}\"}}", lab.Http(first, "/metrics"));
+
+        var second = SpeakerLab.NodeNames.First(n => n != first);
+        lab.SetEndpoints("local", [second]);
+        Assert.All(Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0 && a.All(m => m == Mac(second))), m => Assert.Equal(Mac(second), m));
+        var old = Retry(() => lab.Http(first, "/metrics"), m => !m.Contains(ip));
+        Assert.DoesNotContain(ip, old);
+    }
+
+    [LabFact("ping")]
+    public async Task IPv6_neighbour_solicitations_are_answered_by_the_owner()
+    {
+        await using var lab = await SpeakerLab.StartAsync();
+        const string ip = "2001:db8::210";
+        lab.AddService("six", [ip], SpeakerLab.NodeNames);
+        var expected = SpeakerLab.ExpectedOwner(ip);
+        var mac = Retry(() =>
+        {
+            lab.Lab.Exec(lab.Client, "ping", "-6", "-n", "-c", "1", "-W", "1", ip);
+            return lab.NeighbourMac(ip);
+        }, m => m is not null);
+        Assert.Equal(Mac(expected), mac);
+    }
+
+    [LabFact("arping")]
+    public async Task Failover_after_SIGKILL_a_link_cut_and_a_clean_stop()
+    {
+        await using var lab = await SpeakerLab.StartAsync();
+        const string ip = "192.0.2.230";
+        lab.AddService("ha", [ip], SpeakerLab.NodeNames);
+        var ranking = KonvoyLb.Engine.Runtime.Speaker.Announcer.Ranking(System.Net.IPAddress.Parse(ip), SpeakerLab.NodeNames);
+        var (owner, next, last) = (ranking[0], ranking[1], ranking[2]);
+        Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0 && a.All(m => m == Mac(owner)));
+        // The client's kernel learns the owner (Linux takes gratuitous ARP only for addresses it has in its cache).
+        lab.Lab.Exec(lab.Client, "ping", "-n", "-c", "1", "-W", "0.3", ip);
+        Assert.Equal(Mac(owner), lab.NeighbourMac(ip));
+
+        // SIGKILL: no Lease release, no goodbye; the next in line finds out on the segment.
+        var clock = Stopwatch.StartNew();
+        lab.Speakers[owner].Process.Kill();
+        var killed = lab.WaitNeighbour(ip, Mac(next), TimeSpan.FromSeconds(10), clock);
+        output.WriteLine($"SIGKILL of {owner}: the client moved to {next} after {killed?.TotalMilliseconds:0} ms");
+        Assert.True(killed is not null, lab.Logs(next));
+        Assert.True(killed < TimeSpan.FromSeconds(3), $"failover took {killed}");
+
+        // Link cut of the new owner: the last node takes over the same way.
+        clock.Restart();
+        lab.Lab.SetLinkDown(lab.Nodes[next]);
+        var cut = lab.WaitNeighbour(ip, Mac(last), TimeSpan.FromSeconds(10), clock);
+        output.WriteLine($"link cut of {next}: the client moved to {last} after {cut?.TotalMilliseconds:0} ms");
+        foreach (var line in lab.Logs(last).Split('\n').Where(l => !l.Contains("\"info\"") || l.Contains("owner") || l.Contains("announcing"))) output.WriteLine(line);
+        Assert.True(cut is not null, lab.Logs(last));
+        Assert.True(cut < TimeSpan.FromSeconds(3), $"failover took {cut}");
+
+        // The link comes back: its owner announces again and the client follows it.
+        clock.Restart();
+        lab.Lab.SetLinkUp(lab.Nodes[next]);
+        var back = lab.WaitNeighbour(ip, Mac(next), TimeSpan.FromSeconds(15), clock);
+        output.WriteLine($"link of {next} back: the client is back on it after {back?.TotalMilliseconds:0} ms");
+        Assert.True(back is not null, lab.Logs(next) + lab.Logs(last));
+
+        // A clean stop releases the Lease first: the next one takes over at once.
+        Thread.Sleep(1500);
+        clock.Restart();
+        var stopping = Task.Run(() => lab.Speakers[next].Stop(TimeSpan.FromSeconds(5)));
+        var clean = lab.WaitNeighbour(ip, Mac(last), TimeSpan.FromSeconds(10), clock);
+        var stopped = await stopping;
+        output.WriteLine($"clean stop of {next}: the client moved to {last} after {clean?.TotalMilliseconds:0} ms; exit {stopped.ExitCode}");
+        Assert.True(clean is not null, lab.Logs(last));
+        Assert.Contains("leaseReleased", stopped.StdOut);
+    }
+
+    [LabFact("setpriv")]
+    public async Task Without_CAP_NET_RAW_the_speaker_stops_at_once_with_one_clear_error()
+    {
+        await using var lab = await SpeakerLab.StartAsync(speakers: false);
+        var output = lab.Lab.Exec(lab.Nodes["node-1"].Namespace, TimeSpan.FromSeconds(60), "setpriv", "--bounding-set", "-net_raw", "--inh-caps", "-net_raw", "--",
+            "dotnet", ModuleUnderTestPwsh(), "-NoProfile", "-NonInteractive", "-Command",
+            $"Import-Module '{ModuleUnderTest.Path()}'; try {{ Start-LbSpeaker -NodeName node-1 -Kubeconfig '{lab.Kubeconfig}' -ErrorAction Stop }} catch {{ 'ERROR ' + $_.FullyQualifiedErrorId + ' ' + $_.Exception.Message }}");
+        Assert.Contains("ERROR NeedsRawSockets", output.StdOut);
+        Assert.Contains("CAP_NET_RAW", output.StdOut);
+    }
+
+    static string ModuleUnderTestPwsh() => ModuleUnderTest.PwshDll();
+
+    static T Retry<T>(Func<T> get, Func<T, bool> done, TimeSpan? timeout = null)
+    {
+        var clock = Stopwatch.StartNew();
+        T value = get();
+        while (!done(value) && clock.Elapsed < (timeout ?? TimeSpan.FromSeconds(10)))
+        {
+            Thread.Sleep(100);
+            value = get();
+        }
+        return value;
+    }
+}
