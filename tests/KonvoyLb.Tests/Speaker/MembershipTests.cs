@@ -41,4 +41,16 @@ public sealed class MembershipTests
         Assert.Equal(Now.AddSeconds(1).UtcDateTime, renewed.Spec.RenewTime);
         Assert.Equal("41", renewed.Metadata.ResourceVersion);
     }
+
+    [Fact]
+    public void The_MACs_a_speaker_answers_with_are_in_its_Lease()
+    {
+        var one = Membership.For("node-1", "ns", TimeSpan.FromSeconds(10), Now, macs: ["02:00:5e:00:00:01", "02:00:5e:00:01:01"]);
+        var two = Membership.For("node-2", "ns", TimeSpan.FromSeconds(10), Now, macs: ["02:00:5e:00:00:02"]);
+        var none = Membership.For("node-3", "ns", TimeSpan.FromSeconds(10), Now);
+        var owners = Membership.MacOwners([one, two, none]);
+        Assert.Equal("node-1", owners["02:00:5e:00:01:01"]);
+        Assert.Equal("node-2", owners["02:00:5E:00:00:02"]);
+        Assert.Equal(3, owners.Count);
+    }
 }

@@ -123,6 +123,72 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
         Assert.Contains("leaseReleased", stopped.StdOut);
     }
 
+    [LabFact("arping")]
+    public async Task An_API_outage_longer_than_the_Lease_and_an_invalid_config_change_nothing_on_the_wire()
+    {
+        await using var lab = await SpeakerLab.StartAsync(extraArguments: "-LeaseDurationSeconds 3");
+        const string ip = "192.0.2.225";
+        lab.AddService("steady", [ip], SpeakerLab.NodeNames);
+        var owner = SpeakerLab.ExpectedOwner(ip);
+        Assert.All(Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0), m => Assert.Equal(Mac(owner), m));
+
+        // Every request fails and watches are cut for twice the Lease: the view is frozen, not failed over.
+        lab.Kube.Faults.Outage = true;
+        Thread.Sleep(6500);
+        var during = lab.ArpAnswers(lab.Client, ip);
+        output.WriteLine(lab.Lab.Exec(lab.Client, "arping", "-c", "2", "-w", "2", "-i", "eth0", ip).ToString());
+        foreach (var n in SpeakerLab.NodeNames) output.WriteLine(n + ": " + string.Join(" | ", lab.Http(n, "/metrics").Split('\n').Where(l => l.StartsWith("metallb_speaker_announced") || l.StartsWith("konvoylb_speaker_suspected") || l.StartsWith("konvoylb_speaker_live"))));
+        lab.Kube.Faults.Outage = false;
+        foreach (var n in SpeakerLab.NodeNames.Where(n => n != owner))
+            foreach (var line in lab.Logs(n).Split('\n').Where(l => !l.Contains("\"info\"") || l.Contains("announcing"))) output.WriteLine(n + " " + line);
+        Assert.NotEmpty(during);
+        Assert.All(during, m => Assert.Equal(Mac(owner), m));
+        Assert.Contains("apiError", lab.Logs(owner));
+        Thread.Sleep(2000);
+        Assert.All(lab.ArpAnswers(lab.Client, ip), m => Assert.Equal(Mac(owner), m));
+
+        // A configuration that fails validation is refused with its problem; the last good one stays in force.
+        lab.SetConfig("address-pools:\n- name: default\n  protocol: layer3\n  addresses:\n  - 192.0.2.200-192.0.2.239\n");
+        Assert.True(Retry(() => lab.Logs(owner), l => l.Contains("configInvalid")).Contains("UnknownProtocol"), lab.Logs(owner));
+        Assert.Contains("metallb_k8s_client_config_stale_bool 1", lab.Http(owner, "/metrics"));
+        Assert.All(lab.ArpAnswers(lab.Client, ip), m => Assert.Equal(Mac(owner), m));
+        Assert.True(lab.Speakers.Values.All(p => !p.HasExited));
+    }
+
+    [LabFact("arping")]
+    public async Task A_bridge_member_never_answers_and_an_interface_that_goes_away_is_taken_again_when_it_is_back()
+    {
+        await using var lab = await SpeakerLab.StartAsync();
+        var ip = new[] { "192.0.2.200", "192.0.2.201", "192.0.2.202", "192.0.2.203" }.First(a => SpeakerLab.ExpectedOwner(a) == "node-3");
+        lab.AddService("bridged", [ip], SpeakerLab.NodeNames);
+        Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0);
+
+        // node-3's address moves to a bridge br0 with eth0 as its port, as on a host running VMs.
+        var ns = lab.Nodes["node-3"].Namespace;
+        const string bridgeMac = "02:00:5e:20:00:b3";
+        foreach (var cmd in new[]
+        {
+            $"ip link add br0 address {bridgeMac} type bridge stp_state 0 forward_delay 0", "ip addr flush dev eth0", "ip link set eth0 master br0",
+            "ip addr add 192.0.2.13/24 dev br0", "ip -6 addr add 2001:db8::13/64 dev br0 nodad", "ip link set br0 up",
+        })
+            lab.Lab.Exec(ns, cmd.Split(' ')).EnsureSuccess();
+        Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0 && a.All(m => m == bridgeMac), TimeSpan.FromSeconds(15));
+        // One answer a request: eth0, the bridge member, stays silent (arping counts duplicate replies as "extra").
+        var arping = lab.Lab.Exec(lab.Client, "arping", "-c", "3", "-W", "0.2", "-i", "eth0", ip);
+        output.WriteLine(arping.StdOut);
+        Assert.Contains("3 packets received", arping.StdOut);
+        Assert.Contains("(0 extra)", arping.StdOut);
+        Assert.DoesNotContain(Mac("node-3"), arping.StdOut);
+        // The others learn br0's MAC from node-3's Lease.
+        Assert.Contains(bridgeMac, Retry(() => lab.Kube.Get("coordination.k8s.io/v1", "leases", "kubeaddons", "metallb-speaker-node-3")!.ToJsonString(), j => j.Contains(bridgeMac)));
+
+        // The bridge goes away and comes back: the node stops answering, then answers again by itself.
+        lab.Lab.Exec(ns, "ip", "link", "set", "br0", "down").EnsureSuccess();
+        Assert.Contains("interfaceGone", Retry(() => lab.Logs("node-3"), l => l.Contains("interfaceGone")));
+        lab.Lab.Exec(ns, "ip", "link", "set", "br0", "up").EnsureSuccess();
+        Assert.Contains(bridgeMac, Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Contains(bridgeMac), TimeSpan.FromSeconds(15)));
+    }
+
     [LabFact("setpriv")]
     public async Task Without_CAP_NET_RAW_the_speaker_stops_at_once_with_one_clear_error()
     {

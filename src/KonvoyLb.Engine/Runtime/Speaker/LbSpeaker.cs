@@ -8,6 +8,7 @@ using k8s.Models;
 using KonvoyLb.Engine.Config;
 using KonvoyLb.Engine.Kube;
 using KonvoyLb.Engine.Net;
+using KonvoyLb.Engine.Net.Probing;
 using KonvoyLb.Engine.Runtime.Controller;
 using KonvoyLb.Engine.Runtime.Observability;
 
@@ -93,7 +94,7 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
     List<NetInterface> _links = [];
     PoolSet? _pools;
     string? _inForceText, _inForceSource, _rejectedText, _namespace;
-    DateTimeOffset? _leaseOk, _lastScan;
+    DateTimeOffset? _leaseOk, _lastScan, _leaseViewAt;
     IReadOnlySet<string> _live = new HashSet<string>();
     bool _configMissingSaid, _leaseExpiredSaid;
     volatile SpeakerState _state;
@@ -242,6 +243,7 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
     // ---- the membership Lease ---------------------------------------------------------------------
 
     V1Lease? _lease;
+    volatile string[] _macs = [];
 
     async Task LeaseLoopAsync(CancellationToken cancel)
     {
@@ -274,12 +276,12 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
             try { _lease = await _client.CoordinationV1.ReadNamespacedLeaseAsync(name, _namespace, cancellationToken: cancel).ConfigureAwait(false); }
             catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
             {
-                _lease = await _client.CoordinationV1.CreateNamespacedLeaseAsync(Membership.For(Node, _namespace!, _options.LeaseDuration, _time.GetUtcNow()), _namespace,
+                _lease = await _client.CoordinationV1.CreateNamespacedLeaseAsync(Membership.For(Node, _namespace!, _options.LeaseDuration, _time.GetUtcNow(), macs: _macs), _namespace,
                     cancellationToken: cancel).ConfigureAwait(false);
                 return;
             }
         }
-        var next = Membership.For(Node, _namespace!, _options.LeaseDuration, _time.GetUtcNow(), _lease);
+        var next = Membership.For(Node, _namespace!, _options.LeaseDuration, _time.GetUtcNow(), _lease, _macs);
         _lease = await _client.CoordinationV1.ReplaceNamespacedLeaseAsync(next, name, _namespace, cancellationToken: cancel).ConfigureAwait(false);
     }
 
@@ -404,9 +406,10 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
     bool OnSeen(SeenOnWire s, DateTimeOffset now)
     {
         bool recompute = false;
-        if (_check.Answer(s.Ip, s.Mac))
+        var node = _leases is null ? null : Membership.MacOwners(_leases.Snapshot.Values).GetValueOrDefault(VipProber.FormatMac(s.Mac));
+        if (_check.Answer(s.Ip, s.Mac, node))
         {
-            _log.Info("ownerBack", $"{s.Mac} answers for {s.Ip} on {Name(s.Interface)} again: its node announces it again", ("ip", s.Ip.ToString()), ("mac", s.Mac.ToString()));
+            _log.Info("ownerBack", $"{VipProber.FormatMac(s.Mac)}{(node is null ? "" : $" ({node})")} answers for {s.Ip} on {Name(s.Interface)} again: its node announces it again", ("ip", s.Ip.ToString()), ("mac", VipProber.FormatMac(s.Mac)));
             recompute = true;
         }
         if (!s.Claim || !_owned.ContainsKey(s.Ip)) return recompute;
@@ -414,7 +417,7 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
         {
             // Cut off from the API: the others have taken this node for gone, and one of them has the address now.
             _yielded.Add(s.Ip);
-            _log.Warning("yielded", $"{s.Mac} announced {s.Ip} while this node's Lease is expired: stopped answering for it", ("ip", s.Ip.ToString()));
+            _log.Warning("yielded", $"{VipProber.FormatMac(s.Mac)} announced {s.Ip} while this node's Lease is expired: stopped answering for it", ("ip", s.Ip.ToString()));
             return true;
         }
         // Somebody else claims an address this node owns (a speaker that took it over while this node was unreachable,
@@ -422,7 +425,7 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
         if (!_reclaimed.TryGetValue(s.Ip, out var last) || now - last >= TimeSpan.FromMilliseconds(500))
         {
             _reclaimed[s.Ip] = now;
-            _log.Info("reclaimed", $"{s.Mac} announced {s.Ip}, which this node owns: announcing it again", ("ip", s.Ip.ToString()), ("mac", s.Mac.ToString()));
+            _log.Info("reclaimed", $"{VipProber.FormatMac(s.Mac)} announced {s.Ip}, which this node owns: announcing it again", ("ip", s.Ip.ToString()), ("mac", VipProber.FormatMac(s.Mac)));
             StartGratuitous(s.Ip, now);
         }
         return recompute;
@@ -507,6 +510,7 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
                 _log.Once($"open:{link.Name}", LogLevel.Error, "interfaceError", $"cannot answer on interface {link.Name}: {e.Message}");
             }
         }
+        _macs = _responders.Values.Select(r => VipProber.FormatMac(r.Link.Mac)).Distinct().Order(StringComparer.Ordinal).ToArray();
         // A carrier that comes back (a cable plugged in, a switch port up): the segment may have moved on meanwhile.
         var now = _time.GetUtcNow();
         foreach (var link in links.Where(l => l.Carrier && before.TryGetValue(l.Index, out var b) && !b.Carrier))
@@ -528,8 +532,13 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
 
     IReadOnlySet<string> LiveByLease(DateTimeOffset now)
     {
-        // Cut off from the API the view of the others is frozen at the last contact: an outage is not a failover.
-        var judgeAt = LeaseValid(now) || _leaseOk is null ? now : _leaseOk.Value;
+        // The others' Leases are judged no later than one renewal period after the Lease cache was last known current
+        // and after this node's own last successful write: a live speaker renews every period, so cut off from the API
+        // (or while the cache lists again after an outage) the view freezes instead of failing everything over.
+        if (_leases is { HasSynced: true, FailuresInRow: 0 }) _leaseViewAt = now;
+        var judgeAt = now;
+        foreach (var known in new[] { _leaseViewAt, _leaseOk })
+            if (known is { } at && judgeAt > at + _options.LeaseRenew) judgeAt = at + _options.LeaseRenew;
         var live = new HashSet<string>(Membership.Live(_leases?.Snapshot.Values ?? [], judgeAt), StringComparer.Ordinal) { Node };
         return live;
     }
@@ -581,7 +590,8 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
         var services = _pools is null ? [] : Services();
         var wanted = new Dictionary<IPAddress, Owned>();
         var byKey = new Dictionary<string, SpeakerService>(StringComparer.Ordinal);
-        if (_pools is not null && _services?.HasSynced == true)
+        // Nothing is announced before the Leases are known: alone in an empty view, this node would take everything.
+        if (_pools is not null && _services?.HasSynced == true && _leases?.HasSynced == true)
         {
             var nodes = Nodes(_live, suspected);
             if (nodes.TryGetValue(Node, out var me) && me.Excluded is { } why)

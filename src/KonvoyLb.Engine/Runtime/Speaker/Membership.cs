@@ -12,6 +12,9 @@ public static class Membership
 {
     public const string LeasePrefix = "metallb-speaker-";
 
+    /// <summary>The annotation in which a speaker lists the MACs it answers with, so that the others know whose answer they see.</summary>
+    public const string MacsAnnotation = "konvoylb.io/macs";
+
     public static string LeaseName(string node) => LeasePrefix + node;
 
     /// <summary>The node a speaker Lease belongs to, or null for another Lease.</summary>
@@ -38,14 +41,25 @@ public static class Membership
             .Select(l => (DateTimeOffset?)new DateTimeOffset(DateTime.SpecifyKind(l.Spec.RenewTime!.Value, DateTimeKind.Utc)).AddSeconds(l.Spec.LeaseDurationSeconds!.Value))
             .Min();
 
-    /// <summary>A speaker's Lease as it writes it: held by its node, renewed now.</summary>
-    public static V1Lease For(string node, string ns, TimeSpan duration, DateTimeOffset now, V1Lease? current = null) => new()
+    /// <summary>The node of each MAC the live speakers' Leases list.</summary>
+    public static Dictionary<string, string> MacOwners(IEnumerable<V1Lease> leases)
+    {
+        var owners = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var lease in leases)
+            if (NodeOf(lease) is { } node && lease.Metadata?.Annotations?.TryGetValue(MacsAnnotation, out var macs) == true)
+                foreach (var mac in macs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)) owners[mac] = node;
+        return owners;
+    }
+
+    /// <summary>A speaker's Lease as it writes it: held by its node, renewed now, with the MACs it answers with.</summary>
+    public static V1Lease For(string node, string ns, TimeSpan duration, DateTimeOffset now, V1Lease? current = null, IEnumerable<string>? macs = null) => new()
     {
         ApiVersion = "coordination.k8s.io/v1", Kind = "Lease",
         Metadata = new V1ObjectMeta
         {
             Name = LeaseName(node), NamespaceProperty = ns, ResourceVersion = current?.Metadata?.ResourceVersion,
             Labels = new Dictionary<string, string> { ["app"] = "metallb", ["component"] = "speaker" },
+            Annotations = macs is null ? null : new Dictionary<string, string> { [MacsAnnotation] = string.Join(",", macs) },
         },
         Spec = new V1LeaseSpec
         {

@@ -50,19 +50,24 @@ public sealed class OwnerCheck(int misses)
     }
 
     /// <summary>
-    /// <paramref name="mac"/> (not ours) answered for <paramref name="ip"/>: the node checked through it is there. A node's MAC
-    /// is learnt from its first answer, so that when several suspected nodes are checked through one address only the one
-    /// that answers is cleared. True when that cleared a suspicion.
+    /// <paramref name="mac"/> (not ours) answered for <paramref name="ip"/>. When the MAC's node is known (the speakers
+    /// list their MACs in their Leases) that node is there, whatever address it answered for. Otherwise the node checked
+    /// through the address is taken to be there, and its MAC is learnt from its first answer, so that when several nodes
+    /// are checked through one address only the one that answers is cleared. True when that cleared a suspicion.
     /// </summary>
-    public bool Answer(IPAddress ip, System.Net.NetworkInformation.PhysicalAddress mac)
+    public bool Answer(IPAddress ip, System.Net.NetworkInformation.PhysicalAddress mac, string? node = null)
     {
         bool cleared = false;
-        foreach (var s in _nodes.Values.Where(s => s.Target.Ip.Equals(ip)))
+        var states = node is not null ? _nodes.Values.Where(s => s.Target.Node == node) : _nodes.Values.Where(s => s.Target.Ip.Equals(ip));
+        foreach (var s in states.ToList())
         {
-            if (s.Mac is not null && !s.Mac.Equals(mac)) continue;
-            // An answer from a MAC already known as another node's says nothing of this one.
-            if (s.Mac is null && _nodes.Values.Any(o => o != s && mac.Equals(o.Mac))) continue;
-            s.Mac ??= mac;
+            if (node is null)
+            {
+                if (s.Mac is not null && !s.Mac.Equals(mac)) continue;
+                // An answer from a MAC already known as another node's says nothing of this one.
+                if (s.Mac is null && _nodes.Values.Any(o => o != s && mac.Equals(o.Mac))) continue;
+            }
+            s.Mac = mac;
             s.Answered = true;
             s.Misses = 0;
             if (s.Suspected) { s.Suspected = false; cleared = true; }
