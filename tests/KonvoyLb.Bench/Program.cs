@@ -10,6 +10,7 @@ var benchmarks = new Dictionary<string, Func<string>>
     ["bgp"] = BgpBench.Run,
     ["controller"] = ControllerBench.Run,
     ["speaker"] = SpeakerBench.Run,
+    ["speaker-rss"] = SpeakerBench.RunRss,
 };
 if (args.Length != 2 || !benchmarks.TryGetValue(args[0], out var run))
 {

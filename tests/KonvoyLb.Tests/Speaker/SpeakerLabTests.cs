@@ -113,12 +113,13 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
         Assert.True(back is not null, lab.Logs(next) + lab.Logs(last));
 
         // A clean stop releases the Lease first: the next one takes over at once.
-        Thread.Sleep(1500);
+        Thread.Sleep(6000); // past the gratuitous rounds of the link coming back (Linux neighbour locktime)
         clock.Restart();
         var stopping = Task.Run(() => lab.Speakers[next].Stop(TimeSpan.FromSeconds(5)));
         var clean = lab.WaitNeighbour(ip, Mac(last), TimeSpan.FromSeconds(10), clock);
         var stopped = await stopping;
         output.WriteLine($"clean stop of {next}: the client moved to {last} after {clean?.TotalMilliseconds:0} ms; exit {stopped.ExitCode}");
+        foreach (var line in (stopped.StdOut + lab.Logs(last)).Split('\n').TakeLast(30)) output.WriteLine(line);
         Assert.True(clean is not null, lab.Logs(last));
         Assert.Contains("leaseReleased", stopped.StdOut);
     }

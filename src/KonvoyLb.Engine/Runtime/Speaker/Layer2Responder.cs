@@ -169,8 +169,9 @@ public sealed class Layer2Responder : IDisposable
         if (arp.Operation != ArpPacket.Request || !answered.Contains(arp.TargetIp)) return;
         var to = destination.GetAddressBytes();
         if (!to.AsSpan().SequenceEqual(_mac) && !to.All(b => b == 0xFF)) return;
-        _events.Request(arp.TargetIp);
+        // The answer first, the counting after: the requester waits for the one, not the other.
         _arp.Send(ArpPacket.ReplyTo(arp, Link.Mac).ToFrame(arp.SenderMac, Link.Mac));
+        _events.Request(arp.TargetIp);
         _events.Response(arp.TargetIp);
     }
 
@@ -202,10 +203,10 @@ public sealed class Layer2Responder : IDisposable
         }
         if (!Ndp.TryParseSolicitation(message, out var ns) || !answered.Contains(ns.Target)) return;
         if (ns.SourceMac is { } from && from.GetAddressBytes().AsSpan().SequenceEqual(_mac)) return;
-        _events.Request(ns.Target);
         // A duplicate address detection probe (from ::) gets an unsolicited advertisement to all nodes (RFC 4861 §7.2.4).
         bool dad = source.Equals(IPAddress.IPv6Any);
         _ndp!.SendTo(Ndp.Advertisement(ns.Target, Link.Mac, solicited: !dad, @override: true), Scoped(dad ? Ndp.AllNodes : source));
+        _events.Request(ns.Target);
         _events.Response(ns.Target);
     }
 

@@ -173,6 +173,9 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
         finally
         {
             await ReleaseLeaseAsync().ConfigureAwait(false);
+            // Silent the moment the Lease is let go: an answer after it would refresh the clients' entries just when
+            // the next owner announces, and Linux ignores a new MAC for an entry refreshed less than a second ago.
+            foreach (var r in _responders.Values) r.Set([], []);
             foreach (var r in _responders.Values) r.Dispose();
             _responders.Clear();
             if (_owned.Count > 0) _log.Info("stopping", $"stopped answering for {_owned.Count} address(es)");
