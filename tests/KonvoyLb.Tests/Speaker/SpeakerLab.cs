@@ -27,6 +27,8 @@ public sealed class SpeakerLab : IAsyncDisposable
     public Dictionary<string, LabHost> Nodes { get; } = new();
     public Dictionary<string, LabProcess> Speakers { get; } = new();
     public LabHost Client { get; }
+    /// <summary>The namespace the API server serves in (192.0.2.250): where a cmdlet run by a test reaches it.</summary>
+    public LabHost Api { get; }
     /// <summary>A host on node-1's second segment: it must never get an answer for a VIP of the first.</summary>
     public LabHost Other { get; }
     public string Kubeconfig { get; private set; } = "";
@@ -41,7 +43,7 @@ public sealed class SpeakerLab : IAsyncDisposable
             foreach (var (node, i) in NodeNames.Select((n, i) => (n, i)))
                 Nodes[node] = Lab.AddHost(node, MacOf(node), $"192.0.2.{11 + i}/24", $"2001:db8::{11 + i}/64");
             Client = Lab.AddHost("client", ClientMac, "192.0.2.100/24", "2001:db8::100/64");
-            var api = Lab.AddHost("api", "02:00:5e:20:00:fa", "192.0.2.250/24");
+            var api = Api = Lab.AddHost("api", "02:00:5e:20:00:fa", "192.0.2.250/24");
             var second = Lab.AddBridge("seg2");
             Lab.AddInterface(Nodes["node-1"], second, "02:00:5e:20:01:01", "198.51.100.11/24");
             Other = Lab.AddHostOn(second, "other", OtherMac, "198.51.100.50/24");

@@ -37,9 +37,12 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
         lab.AddService("idle", ["192.0.2.220"], []);
         Thread.Sleep(500);
         Assert.Empty(lab.ArpAnswers(lab.Client, "192.0.2.220", count: 1));
-        // The nodeAssigned Event says which node announces.
-        var events = lab.Kube.List("v1", "events", "default");
-        Assert.Contains(events, e => e["reason"]?.ToString() == "nodeAssigned" && e["message"]!.ToString().Contains($"\"{SpeakerLab.ExpectedOwner(ips[0])}\""));
+        // The nodeAssigned Events say which node announces: Get-LbService shows it.
+        var shown = Retry(() => ModuleUnderTest.Run(lab.Lab, lab.Api.Namespace,
+            $"Import-Module '{ModuleUnderTest.Path()}'; Get-LbService -Kubeconfig '{lab.Kubeconfig}' | Where-Object Name -like 'web-*' | ForEach-Object {{ $_.Name + '=' + $_.AnnouncingNode }}"),
+            o => ips.Select((ip, i) => $"web-{i}={SpeakerLab.ExpectedOwner(ip)}").All(o.Contains));
+        output.WriteLine(shown);
+        foreach (var (ip, i) in ips.Select((ip, i) => (ip, i))) Assert.Contains($"web-{i}={SpeakerLab.ExpectedOwner(ip)}", shown);
     }
 
     [LabFact("arping", "ping")]
