@@ -159,6 +159,15 @@ public sealed class SpeakerLab : IAsyncDisposable
             endpoints = nodes.Select((n, i) => new { addresses = new[] { $"10.244.{n[^1]}.{10 + i}" }, conditions = new { ready = true }, nodeName = n }).ToArray(),
         });
 
+    /// <summary>The Service's Endpoints object (the API's older form): ready addresses on <paramref name="nodes"/>.</summary>
+    public void SetLegacyEndpoints(string name, string[] nodes) =>
+        Kube.Put("v1", "endpoints", "default", new
+        {
+            apiVersion = "v1", kind = "Endpoints",
+            metadata = new { name, @namespace = "default" },
+            subsets = new[] { new { addresses = nodes.Select((n, i) => new { ip = $"10.244.{n[^1]}.{10 + i}", nodeName = n }).ToArray(), ports = new[] { new { port = 80, protocol = "TCP" } } } },
+        });
+
     /// <summary>The node every speaker must choose for a Service whose first address is <paramref name="firstIp"/>.</summary>
     public static string ExpectedOwner(string firstIp, IEnumerable<string>? nodes = null) =>
         Announcer.Owner(IPAddress.Parse(firstIp), nodes ?? NodeNames)!;

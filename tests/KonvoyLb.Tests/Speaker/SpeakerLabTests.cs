@@ -193,6 +193,24 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
         Assert.Contains(bridgeMac, Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Contains(bridgeMac), TimeSpan.FromSeconds(15)));
     }
 
+    [LabFact("arping")]
+    public async Task Without_EndpointSlices_in_the_API_ready_endpoints_come_from_Endpoints()
+    {
+        await using var lab = await SpeakerLab.StartAsync(speakers: false);
+        // An API server without discovery.k8s.io/v1 answers 404 to the speakers' first look at EndpointSlices.
+        lab.Kube.Faults.FailNext(SpeakerLab.NodeNames.Length, 404, verb: "list", resource: "endpointslices");
+        foreach (var node in SpeakerLab.NodeNames) lab.StartSpeaker(node);
+        foreach (var node in SpeakerLab.NodeNames) lab.WaitReady(node);
+        const string ip = "192.0.2.212";
+        var chosen = SpeakerLab.NodeNames.First(n => n != SpeakerLab.ExpectedOwner(ip));
+        lab.AddService("legacy", [ip], [], local: true);
+        lab.SetLegacyEndpoints("legacy", [chosen]);
+        var answers = Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0);
+        Assert.NotEmpty(answers);
+        Assert.All(answers, m => Assert.Equal(Mac(chosen), m));
+        Assert.Contains("reading ready endpoints from Endpoints", lab.Logs(chosen));
+    }
+
     [LabFact("setpriv")]
     public async Task Without_CAP_NET_RAW_the_speaker_stops_at_once_with_one_clear_error()
     {
