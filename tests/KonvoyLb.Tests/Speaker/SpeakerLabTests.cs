@@ -76,6 +76,15 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
             return lab.NeighbourMac(ip);
         }, m => m is not null);
         Assert.Equal(Mac(expected), mac);
+
+        // An IPv6-only Service fails over too: the owner check probes with Neighbor Solicitations, the takeover is an
+        // unsolicited Neighbor Advertisement with Override.
+        var next = KonvoyLb.Engine.Runtime.Speaker.Announcer.Ranking(System.Net.IPAddress.Parse(ip), SpeakerLab.NodeNames)[1];
+        var clock = Stopwatch.StartNew();
+        lab.Speakers[expected].Process.Kill();
+        var moved = lab.WaitNeighbour(ip, Mac(next), TimeSpan.FromSeconds(10), clock);
+        output.WriteLine($"IPv6 failover from {expected} to {next}: {moved?.TotalMilliseconds:0} ms");
+        Assert.True(moved < TimeSpan.FromSeconds(3), lab.Logs(next));
     }
 
     [LabFact("arping")]
