@@ -93,6 +93,9 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
     EventRecorder? _events;
     List<NetInterface> _links = [];
     PoolSet? _pools;
+    MetalLbConfig? _config;
+    BgpAnnouncer? _bgp;
+    readonly Dictionary<(string Service, IPAddress Ip), string> _bgpAnnounced = new();
     string? _inForceText, _inForceSource, _rejectedText, _namespace;
     DateTimeOffset? _leaseOk, _lastScan, _leaseViewAt;
     IReadOnlySet<string> _live = new HashSet<string>();
@@ -155,6 +158,7 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
                 _endpoints = ResourceCaches.Endpoints(_client, null, options: cacheOptions);
                 _log.Info("endpoints", "the API has no discovery.k8s.io/v1 EndpointSlices: reading ready endpoints from Endpoints");
             }
+            _bgp = new BgpAnnouncer(Node, _log, _time, Metrics.Bgp);
             _events = new EventRecorder(_client, Component, _log, _time, host: Node);
             _events.Failed += _ => Metrics.ApiErrors.WithLabels("events").Inc();
 
@@ -177,6 +181,11 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
             // the next owner announces, and Linux ignores a new MAC for an entry refreshed less than a second ago.
             foreach (var r in _responders.Values) r.Set([], []);
             foreach (var r in _responders.Values) r.Dispose();
+            if (_bgp is not null)
+            {
+                if (_bgp.Sessions > 0) _log.Info("stopping", $"closing {_bgp.Sessions} BGP session(s) (Cease): the routers withdraw this node's routes");
+                await _bgp.DisposeAsync().ConfigureAwait(false);
+            }
             _responders.Clear();
             if (_owned.Count > 0) _log.Info("stopping", $"stopped answering for {_owned.Count} address(es)");
             background.Cancel();
@@ -403,6 +412,7 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
             _log.Warning("leaseExpired", $"Lease {Membership.LeaseName(Node)} could not be renewed for {_options.LeaseDuration.TotalSeconds:0.#} s: still answering for {_owned.Count} address(es), each given up as soon as another node announces it");
         }
         SendGratuitous(now);
+        _bgp?.Publish();
         return recompute;
     }
 
@@ -465,6 +475,7 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
         }
         _rejectedText = null;
         _pools = PoolSet.From(doc.Config);
+        _config = doc.Config;
         _log.Info(_inForceText is null ? "configLoaded" : "configApplied", $"{source}: {_pools.Pools.Count} pool(s) ({_pools.Names})");
         _inForceText = text;
         _inForceSource = source;
@@ -615,6 +626,7 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
                 wanted[a.Ip] = new Owned(a.Service, a.Ip, a.Pool, interfaces);
             }
             foreach (var s in services) byKey[s.Key] = s;
+            AnnounceBgp(services, me);
 
             var checks = Announcer.Checks(_pools, services, Nodes(_live, new HashSet<string>()), suspected, Node)
                 .Select(c => (c.Node, c.Ip, Interface: _choice.For(c.Ip, _links).FirstOrDefault(l => _responders.ContainsKey(l.Index))?.Index))
@@ -652,18 +664,44 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
         Publish(suspected);
     }
 
-    /// <summary>One nodeAssigned Event per Service when the node announcing it becomes this one (MetalLB's message).</summary>
+    /// <summary>BGP mode: every address of a bgp pool this node may announce goes to every session whose peer selects this node.</summary>
+    void AnnounceBgp(List<SpeakerService> services, SpeakerNode? me)
+    {
+        if (_config is null || _pools is null || _bgp is null) return;
+        var labels = _nodes?.Get(null, Node)?.Metadata?.Labels ?? new Dictionary<string, string>();
+        var announcements = BgpAnnouncer.Announcements(_config, _pools, services, Node, me?.Excluded is not null);
+        // Services sharing an address, or aggregated into one prefix, make one route.
+        var routes = announcements.SelectMany(a => a.Routes).GroupBy(r => r.Prefix).Select(g => g.First()).ToList();
+        _bgp.Apply(_config, new Dictionary<string, string>(labels), routes);
+        var now = announcements.ToDictionary(a => (a.Service, a.Ip), a => a.Pool);
+        foreach (var (key, _) in _bgpAnnounced.ToList())
+            if (!now.ContainsKey(key))
+            {
+                _bgpAnnounced.Remove(key);
+                Metrics.Withdraw(key.Service, "bgp", Node, key.Ip);
+                _log.Info("withdrawn", $"{key.Service}: {key.Ip} is no longer announced by BGP from {Node}", ("service", key.Service), ("ip", key.Ip.ToString()));
+            }
+        foreach (var (key, pool) in now)
+            if (_bgpAnnounced.TryAdd(key, pool))
+            {
+                Metrics.Announce(key.Service, "bgp", Node, key.Ip);
+                _log.Info("announcing", $"{key.Service}: announcing {key.Ip} by BGP from {Node} to {_bgp.Sessions} peer(s)", ("service", key.Service), ("ip", key.Ip.ToString()), ("pool", pool));
+            }
+    }
+
+    /// <summary>One nodeAssigned Event per Service when this node starts announcing it (MetalLB's message).</summary>
     void NodeAssigned(Dictionary<string, SpeakerService> services)
     {
-        var mine = _owned.Values.Select(o => o.Service).ToHashSet(StringComparer.Ordinal);
-        foreach (var key in _assignedEvent.Keys.Where(k => !mine.Contains(k)).ToList()) _assignedEvent.Remove(key);
-        foreach (var key in mine)
+        var mine = _owned.Values.Select(o => (o.Service, Protocol: "layer2")).Concat(_bgpAnnounced.Keys.Select(k => (k.Service, Protocol: "bgp")))
+            .GroupBy(x => x.Service, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Protocol, StringComparer.Ordinal);
+        foreach (var key in _assignedEvent.Keys.Where(k => !mine.ContainsKey(k)).ToList()) _assignedEvent.Remove(key);
+        foreach (var (key, protocol) in mine)
         {
             if (_assignedEvent.ContainsKey(key)) continue;
             var slash = key.IndexOf('/');
             if (_services?.Get(key[..slash], key[(slash + 1)..]) is not { } svc) continue;
             _assignedEvent[key] = Node;
-            _events?.Normal(EventRecorder.Reference(svc), "nodeAssigned", $"announcing from node \"{Node}\" with protocol \"layer2\"");
+            _events?.Normal(EventRecorder.Reference(svc), "nodeAssigned", $"announcing from node \"{Node}\" with protocol \"{protocol}\"");
         }
     }
 

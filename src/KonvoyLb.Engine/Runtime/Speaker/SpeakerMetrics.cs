@@ -29,6 +29,7 @@ public sealed class SpeakerMetrics : ILayer2Counters
     public Gauge LiveSpeakers { get; }
     public Counter OwnerProbes { get; }
     public Counter InterfaceErrors { get; }
+    public BgpMetrics Bgp { get; }
 
     public SpeakerMetrics(CollectorRegistry? registry = null)
     {
@@ -45,6 +46,7 @@ public sealed class SpeakerMetrics : ILayer2Counters
         SuspectedNodes = f.CreateGauge("konvoylb_speaker_suspected_nodes", "Nodes whose speaker did not answer this node's owner check on the segment.");
         LiveSpeakers = f.CreateGauge("konvoylb_speaker_live_speakers", "Speakers this node sees alive (Lease held and not expired, not suspected).");
         OwnerProbes = f.CreateCounter("konvoylb_speaker_owner_probes_total", "Probes sent to check the speakers this node would replace.");
+        Bgp = new BgpMetrics(f);
         InterfaceErrors = f.CreateCounter("konvoylb_speaker_interface_errors_total", "Responder failures (an interface that went away, a socket that broke).");
     }
 
