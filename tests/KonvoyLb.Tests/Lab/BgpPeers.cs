@@ -51,6 +51,12 @@ public sealed record BgpPeerSpec(
     /// traffic through the router follows them). Off by default: benchmarks measure BGP, not the FIB.
     /// </summary>
     public bool InstallRoutes { get; init; }
+
+    /// <summary>
+    /// More speakers over IPv4 (one session each, IPv4 unicast only), as the nodes of a cluster: the router then learns
+    /// a route from each, and <see cref="LearnedRoute.NextHop"/> tells them apart.
+    /// </summary>
+    public IReadOnlyList<IPAddress> MoreSpeakersV4 { get; init; } = [];
 }
 
 /// <summary>
@@ -221,6 +227,8 @@ public sealed class BgpRouter : IDisposable
         {
             list.Add(new Session(spec.SpeakerAddressV4, hostV4, BirdProtocolV4, Ipv4Unicast: true, Ipv6Unicast: spec.Ipv6));
         }
+        foreach (var (more, i) in spec.MoreSpeakersV4.Select((a, i) => (a, i)))
+            list.Add(new Session(more, hostV4, $"{BirdProtocolV4}n{i + 2}", Ipv4Unicast: true, Ipv6Unicast: false));
         return list;
     }
 

@@ -72,6 +72,89 @@ public sealed class SpeakerBgpLabTests(ITestOutputHelper output)
         Assert.Contains("Cease", bird.LastNotificationFromSpeaker() ?? "");
     }
 
+    const string Ecmp = """
+        peers:
+        - peer-address: 192.0.2.1
+          peer-asn: 64500
+          my-asn: 64512
+          hold-time: 9s
+        address-pools:
+        - name: default
+          protocol: layer2
+          addresses:
+          - 192.0.2.200-192.0.2.239
+        - name: routed
+          protocol: bgp
+          addresses:
+          - 203.0.113.0/24
+        """;
+
+    static string NextHop(string node) => $"192.0.2.{11 + (node[^1] - '1')}";
+
+    [LabTheory("bird", "vtysh")]
+    [InlineData(BgpDaemon.Bird)]
+    [InlineData(BgpDaemon.Frr)]
+    public async Task Three_nodes_give_the_router_three_next_hops_and_Local_policy_follows_the_endpoints(BgpDaemon daemon)
+    {
+        await using var lab = await SpeakerLab.StartAsync(speakers: false);
+        var routerHost = lab.Lab.AddHost("router", "02:00:5e:20:00:fe", "192.0.2.1/24");
+        using var router = BgpRouter.Start(lab.Lab, routerHost, new BgpPeerSpec(daemon, 64500, 64512, lab.Nodes["node-1"].IPv4!, Ipv6: false)
+        {
+            HoldTimeSeconds = 9, MoreSpeakersV4 = [lab.Nodes["node-2"].IPv4!, lab.Nodes["node-3"].IPv4!],
+        });
+        lab.SetConfig(Ecmp);
+        foreach (var node in SpeakerLab.NodeNames) lab.StartSpeaker(node);
+        foreach (var node in SpeakerLab.NodeNames) lab.WaitReady(node);
+
+        lab.AddService("cluster", ["203.0.113.20"], ["node-1"]);
+        lab.AddService("local", ["203.0.113.21"], ["node-2"], local: true);
+        var routes = Retry(() => router.Routes(), r => r.Count(x => x.Prefix == "203.0.113.20/32") == 3 && r.Any(x => x.Prefix == "203.0.113.21/32"), TimeSpan.FromSeconds(30));
+        output.WriteLine(string.Join("\n", routes));
+        Assert.Equal(SpeakerLab.NodeNames.Select(NextHop), routes.Where(r => r.Prefix == "203.0.113.20/32").Select(r => r.NextHop).Order());
+        Assert.Equal([NextHop("node-2")], routes.Where(r => r.Prefix == "203.0.113.21/32").Select(r => r.NextHop));
+
+        lab.SetEndpoints("local", ["node-3"]);
+        routes = Retry(() => router.Routes(), r => r.Where(x => x.Prefix == "203.0.113.21/32").Select(x => x.NextHop).SequenceEqual([NextHop("node-3")]));
+        Assert.Equal([NextHop("node-3")], routes.Where(r => r.Prefix == "203.0.113.21/32").Select(r => r.NextHop));
+        Assert.Equal(3, routes.Count(r => r.Prefix == "203.0.113.20/32"));
+    }
+
+    [LabFact("bird")]
+    public async Task Node_selectors_pick_the_nodes_that_peer_and_a_label_change_opens_the_session()
+    {
+        await using var lab = await SpeakerLab.StartAsync(speakers: false);
+        var routerHost = lab.Lab.AddHost("router", "02:00:5e:20:00:fe", "192.0.2.1/24");
+        using var router = BgpRouter.Start(lab.Lab, routerHost, new BgpPeerSpec(BgpDaemon.Bird, 64500, 64512, lab.Nodes["node-1"].IPv4!, Ipv6: false)
+        {
+            HoldTimeSeconds = 9, MoreSpeakersV4 = [lab.Nodes["node-2"].IPv4!, lab.Nodes["node-3"].IPv4!],
+        });
+        lab.SetConfig(Ecmp.Replace("  hold-time: 9s\n", "  hold-time: 9s\n  node-selectors:\n  - match-labels:\n      rack: a\n"));
+        foreach (var node in new[] { "node-1", "node-2" }) Label(lab, node, "a");
+        foreach (var node in SpeakerLab.NodeNames) lab.StartSpeaker(node);
+        foreach (var node in SpeakerLab.NodeNames) lab.WaitReady(node);
+        lab.AddService("cluster", ["203.0.113.30"], ["node-1"]);
+        var routes = Retry(() => router.Routes(), r => r.Count(x => x.Prefix == "203.0.113.30/32") == 2);
+        Thread.Sleep(1000);
+        routes = router.Routes();
+        Assert.Equal([NextHop("node-1"), NextHop("node-2")], routes.Where(r => r.Prefix == "203.0.113.30/32").Select(r => r.NextHop).Order());
+        Assert.DoesNotContain("bgpSessionStarted", lab.Logs("node-3"));
+
+        Label(lab, "node-3", "a");
+        routes = Retry(() => router.Routes(), r => r.Count(x => x.Prefix == "203.0.113.30/32") == 3, TimeSpan.FromSeconds(20));
+        Assert.Equal(3, routes.Count(r => r.Prefix == "203.0.113.30/32"));
+        Label(lab, "node-1", "b");
+        routes = Retry(() => router.Routes(), r => r.Count(x => x.Prefix == "203.0.113.30/32") == 2, TimeSpan.FromSeconds(20));
+        Assert.DoesNotContain(routes, r => r.NextHop == NextHop("node-1"));
+        Assert.Contains("no longer in the configuration for this node", lab.Logs("node-1"));
+    }
+
+    static void Label(SpeakerLab lab, string node, string rack)
+    {
+        var n = lab.Kube.Get("v1", "nodes", null, node)!;
+        n["metadata"]!["labels"] = new System.Text.Json.Nodes.JsonObject { ["kubernetes.io/hostname"] = node, ["rack"] = rack };
+        lab.Kube.Put("v1", "nodes", null, n);
+    }
+
     static T Retry<T>(Func<T> get, Func<T, bool> done, TimeSpan? timeout = null)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
