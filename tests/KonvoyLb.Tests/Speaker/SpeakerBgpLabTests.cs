@@ -148,6 +148,50 @@ public sealed class SpeakerBgpLabTests(ITestOutputHelper output)
         Assert.Contains("no longer in the configuration for this node", lab.Logs("node-1"));
     }
 
+    [LabFact("bird", "vtysh")]
+    public async Task A_config_change_touches_only_the_changed_peer_and_routes_survive_an_API_outage_and_router_restarts()
+    {
+        await using var lab = await SpeakerLab.StartAsync(speakers: false);
+        using var bird = BgpRouter.Start(lab.Lab, lab.Lab.AddHost("bird", "02:00:5e:20:00:fe", "192.0.2.1/24"),
+            new BgpPeerSpec(BgpDaemon.Bird, 64500, 64512, lab.Nodes["node-1"].IPv4!, Ipv6: false) { HoldTimeSeconds = 9 });
+        using var frr = BgpRouter.Start(lab.Lab, lab.Lab.AddHost("frr", "02:00:5e:20:00:fd", "192.0.2.2/24"),
+            new BgpPeerSpec(BgpDaemon.Frr, 64501, 64512, lab.Nodes["node-1"].IPv4!, Ipv6: false) { HoldTimeSeconds = 9 });
+        string Config(string frrHold, bool withFrr = true) => Ecmp.Replace("  hold-time: 9s\n", "  hold-time: 9s\n" +
+            (withFrr ? $"- peer-address: 192.0.2.2\n  peer-asn: 64501\n  my-asn: 64512\n  hold-time: {frrHold}\n" : ""));
+        lab.SetConfig(Config("9s"));
+        lab.StartSpeaker("node-1");
+        lab.WaitReady("node-1");
+        lab.AddService("steady", ["203.0.113.40"], ["node-1"]);
+        bool Has(BgpRouter r) => r.Routes().Any(x => x.Prefix == "203.0.113.40/32");
+        Assert.True(Retry(() => Has(bird) && Has(frr), ok => ok), lab.Logs("node-1"));
+
+        int Started(string peer) => lab.Logs("node-1").Split('\n').Count(l => l.Contains("\"bgpSessionStarted\"") && l.Contains(peer));
+        // FRR's peer changes: only that session is re-established.
+        lab.SetConfig(Config("12s"));
+        Assert.Equal(2, Retry(() => Started("192.0.2.2:179"), n => n == 2));
+        Assert.True(Retry(() => Has(frr), ok => ok));
+        Assert.Equal(1, Started("192.0.2.1:179"));
+        // FRR's peer removed: a Cease, BIRD untouched.
+        lab.SetConfig(Config("12s", withFrr: false));
+        Assert.Contains("Cease", Retry(() => frr.LastNotificationFromSpeaker() ?? "", n => n.Contains("Cease")));
+        Assert.Equal(1, Started("192.0.2.1:179"));
+        Assert.True(Has(bird));
+
+        // The API server down for longer than the hold time: the routes stay.
+        lab.Kube.Faults.Outage = true;
+        Thread.Sleep(10_000);
+        Assert.True(Has(bird), "the route went during the API outage");
+        lab.Kube.Faults.Outage = false;
+
+        // BIRD restarted: the route is back each time (the session backs off 1, 2, 4 s as it flaps).
+        for (int i = 0; i < 3; i++)
+        {
+            bird.Restart();
+            Assert.True(Retry(() => Has(bird), ok => ok, TimeSpan.FromSeconds(30)), $"restart {i + 1}: {lab.Logs("node-1")}");
+        }
+        Assert.False(lab.Speakers["node-1"].HasExited);
+    }
+
     static void Label(SpeakerLab lab, string node, string rack)
     {
         var n = lab.Kube.Get("v1", "nodes", null, node)!;
