@@ -15,6 +15,7 @@ $sections = [ordered]@{
     'bgp-fuzz'     = 'BGP codec fuzzing (issue 6: at least 1,000,000 inputs, no exception)'
     'controller'   = 'Start-LbController at 10,000 Services (issue 10: all at once within 1.5x of a bare status-write loop; a restart writes nothing; failover within the Lease)'
     'speaker'      = 'Start-LbSpeaker, layer2, on a namespace LAN (issue 11: failover within 2 s; clean handover within 0.3 s; ARP replies within 2x of the kernel)'
+    'speaker-bgp'  = 'Start-LbSpeaker, BGP, on a namespace LAN with BIRD and FRR (issue 12: endpoint to route and back; 10,000 Services from 3 nodes against GoBGP; RSS)'
 }
 $text = foreach ($name in $sections.Keys) {
     $file = Join-Path $bench "$name.md"

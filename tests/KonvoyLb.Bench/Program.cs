@@ -11,6 +11,7 @@ var benchmarks = new Dictionary<string, Func<string>>
     ["controller"] = ControllerBench.Run,
     ["speaker"] = SpeakerBench.Run,
     ["speaker-rss"] = SpeakerBench.RunRss,
+    ["speaker-bgp"] = SpeakerBgpBench.Run,
 };
 if (args.Length != 2 || !benchmarks.TryGetValue(args[0], out var run))
 {

@@ -86,11 +86,12 @@ public static class Announcer
         var result = new List<Announcement>();
         foreach (var service in services.OrderBy(s => s.Key, StringComparer.Ordinal))
         {
-            if (service.Ips.Count == 0) continue;
+            // Hashing is the cost: only Services with a layer2 address get that far.
+            var layer2 = service.Ips.Select(ip => (ip, pool: pools.PoolOf([ip]))).Where(x => x.pool is { Protocol: "layer2" }).ToList();
+            if (layer2.Count == 0) continue;
             var owner = Owner(service.Ips[0], Eligible(service, nodes));
             if (owner is null) continue;
-            foreach (var ip in service.Ips)
-                if (pools.PoolOf([ip]) is { Protocol: "layer2" } pool) result.Add(new Announcement(service.Key, ip, "layer2", pool.Name, owner));
+            foreach (var (ip, pool) in layer2) result.Add(new Announcement(service.Key, ip, "layer2", pool!.Name, owner));
         }
         return result;
     }
