@@ -50,7 +50,6 @@ public sealed record BgpSessionFailure(ErrorId Id, string Message, BgpSessionSta
 /// </summary>
 public sealed class BgpSession : IAsyncDisposable
 {
-    static readonly TimeSpan StableAfter = TimeSpan.FromSeconds(30);
     static readonly TimeSpan CeaseTimeout = TimeSpan.FromSeconds(2);
 
     readonly BgpPeerSettings _s;
@@ -111,8 +110,9 @@ public sealed class BgpSession : IAsyncDisposable
         {
             var established = await ConnectAndServeAsync(null, _stop.Token).ConfigureAwait(false);
             if (_stop.IsCancellationRequested) break;
-            // A session that stayed up starts over at the shortest wait; one that died at once (a peer refusing us) doubles it.
-            backoff = backoff is null || established >= StableAfter ? _s.MinBackoff
+            // A session that reached Established (a router restarted, a link came back) starts over at the shortest wait,
+            // which still keeps a flapping peer to one attempt a MinBackoff; one that never got there (a peer refusing us) doubles it.
+            backoff = backoff is null || established > TimeSpan.Zero ? _s.MinBackoff
                 : TimeSpan.FromTicks(Math.Min(_s.MaxBackoff.Ticks, backoff.Value.Ticks * 2));
             var wait = TimeSpan.FromTicks((long)(backoff.Value.Ticks * (0.75 + Random.Shared.NextDouble() * 0.25)));
             // The timer starts before the wait is shown, so whoever sees RetryIn can count on it (tests move a fake clock by it).
