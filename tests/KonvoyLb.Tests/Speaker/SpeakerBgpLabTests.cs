@@ -58,6 +58,9 @@ public sealed class SpeakerBgpLabTests(ITestOutputHelper output)
         Assert.Contains("metallb_bgp_session_up{peer=\"192.0.2.1:179\"} 1", metrics);
         Assert.Contains("metallb_speaker_announced{service=\"default/routed\",protocol=\"bgp\",node=\"node-1\",ip=\"203.0.113.10\"} 1", metrics);
 
+        Assert.Contains(Retry(() => lab.Kube.List("v1", "events", "default"), e => e.Any(x => x["reason"]?.ToString() == "nodeAssigned")),
+            e => e["reason"]?.ToString() == "nodeAssigned" && e["message"]!.ToString() == "announcing from node \"node-1\" with protocol \"bgp\"");
+
         // No ready endpoint any more: withdrawn.
         lab.SetEndpoints("routed", []);
         Assert.DoesNotContain(Retry(() => bird.Routes(), r => r.All(x => x.Prefix != "203.0.113.10/32")), r => r.Prefix == "203.0.113.10/32");
@@ -190,6 +193,42 @@ public sealed class SpeakerBgpLabTests(ITestOutputHelper output)
             Assert.True(Retry(() => Has(bird), ok => ok, TimeSpan.FromSeconds(30)), $"restart {i + 1}: {lab.Logs("node-1")}");
         }
         Assert.False(lab.Speakers["node-1"].HasExited);
+    }
+
+    [LabFact("vtysh")]
+    public async Task IPv6_addresses_and_iBGP_localpref_and_aggregation_reach_FRR()
+    {
+        await using var lab = await SpeakerLab.StartAsync(speakers: false);
+        var routerHost = lab.Lab.AddHost("router", "02:00:5e:20:00:fe", "192.0.2.1/24", "2001:db8::1/64");
+        using var frr = BgpRouter.Start(lab.Lab, routerHost, new BgpPeerSpec(BgpDaemon.Frr, 64512, 64512, lab.Nodes["node-1"].IPv4!, Ipv6: true) { HoldTimeSeconds = 9 });
+        lab.SetConfig("""
+            peers:
+            - peer-address: 192.0.2.1
+              peer-asn: 64512
+              my-asn: 64512
+            address-pools:
+            - name: routed
+              protocol: bgp
+              addresses:
+              - 203.0.113.0/24
+              - 2001:db8:100::/64
+              bgp-advertisements:
+              - aggregation-length: 28
+                aggregation-length-v6: 120
+                localpref: 250
+            """);
+        lab.StartSpeaker("node-1");
+        lab.WaitReady("node-1");
+        lab.AddService("dual", ["203.0.113.77", "2001:db8:100::77"], ["node-1"]);
+        var routes = Retry(() => frr.Routes(), r => r.Count >= 2);
+        output.WriteLine(string.Join("\n", routes));
+        var v4 = Assert.Single(routes, r => r.Prefix == "203.0.113.64/28");
+        Assert.Equal(250u, v4.LocalPref);
+        Assert.Equal("192.0.2.11", v4.NextHop); // not the IPv6 next hop of an UPDATE it shared (FRR)
+        var v6 = Assert.Single(routes, r => r.Prefix == "2001:db8:100::/120");
+        Assert.Equal(250u, v6.LocalPref);
+        Assert.Equal("2001:db8::11", v6.NextHop);
+        Assert.Empty(v4.AsPath); // iBGP: no AS prepended
     }
 
     static void Label(SpeakerLab lab, string node, string rack)

@@ -415,10 +415,14 @@ public sealed class BgpSession : IAsyncDisposable
         UpdateCounts();
     }
 
-    /// <summary>UPDATEs for these routes, one packing per set of identical attributes; withdrawals ride with the first.</summary>
+    /// <summary>
+    /// UPDATEs for these routes, one packing per set of identical attributes and per family; withdrawals ride with the
+    /// first. IPv4 and IPv6 never share an UPDATE: FRR applies an MP_REACH next hop to the classic NLRI beside it, so an
+    /// IPv4 route would arrive with the IPv6 next hop (seen in the speaker's lab).
+    /// </summary>
     List<byte[]> Pack(BgpTransport t, List<BgpRoute> announce, List<BgpPrefix> withdraw)
     {
-        var groups = announce.GroupBy(r => r.AttributeKey).ToList();
+        var groups = announce.GroupBy(r => (r.AttributeKey, r.Prefix.IsIPv6)).ToList();
         if (groups.Count == 0)
             return withdraw.Count == 0 ? [] : BgpUpdatePacker.Pack([], Attributes(t, null), withdraw, t.Options);
         var messages = new List<byte[]>();
