@@ -120,6 +120,18 @@ public sealed class SpeakerBgpLabTests(ITestOutputHelper output)
         routes = Retry(() => router.Routes(), r => r.Where(x => x.Prefix == "203.0.113.21/32").Select(x => x.NextHop).SequenceEqual([NextHop("node-3")]));
         Assert.Equal([NextHop("node-3")], routes.Where(r => r.Prefix == "203.0.113.21/32").Select(r => r.NextHop));
         Assert.Equal(3, routes.Count(r => r.Prefix == "203.0.113.20/32"));
+
+        // node-1's speaker stops cleanly and starts again: its route goes and comes back, the other nodes' never move.
+        var others = new[] { NextHop("node-2"), NextHop("node-3") };
+        bool OthersThere() => others.All(h => router.Routes().Any(r => r.Prefix == "203.0.113.20/32" && r.NextHop == h));
+        lab.Speakers["node-1"].Stop(TimeSpan.FromSeconds(5));
+        Retry(() => router.Routes(), r => r.Count(x => x.Prefix == "203.0.113.20/32") == 2);
+        Assert.True(OthersThere());
+        lab.StartSpeaker("node-1");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(30) && router.Routes().Count(x => x.Prefix == "203.0.113.20/32") < 3)
+            Assert.True(OthersThere(), "another node's route moved while node-1 restarted");
+        Assert.Equal(3, router.Routes().Count(x => x.Prefix == "203.0.113.20/32"));
     }
 
     [LabFact("bird")]
