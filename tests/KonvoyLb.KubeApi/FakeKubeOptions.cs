@@ -52,6 +52,12 @@ public sealed class FakeKubeOptions
     /// <summary>Called with "METHOD /path?query" for every request as it arrives (for tracing; must be quick).</summary>
     public Action<string>? OnRequest { get; set; }
 
+    /// <summary>Called with what each resource request asks, as an RBAC authorizer sees it (for least-privilege tests; must be quick).</summary>
+    public Action<ApiAccess>? OnAccess { get; set; }
+
     /// <summary>How many requests <see cref="FakeKubeApi.RequestLog"/> keeps.</summary>
     public int RequestLogLimit { get; set; } = 2_000;
 }
+
+/// <summary>One request as RBAC sees it: verb, API group ("" for core), resource ("services/status" for a subresource), namespace (null: cluster-wide).</summary>
+public sealed record ApiAccess(string Verb, string Group, string Resource, string? Namespace);

@@ -66,12 +66,12 @@ public sealed class SpeakerLab : IAsyncDisposable
     public int ApiPort => ((IPEndPoint)_listen.LocalEndPoint!).Port;
 
     /// <summary>The lab, the API server seeded with the Konvoy namespace, the three Nodes and the layer2 pools; speakers started when asked.</summary>
-    public static async Task<SpeakerLab> StartAsync(bool speakers = true, string extraArguments = "")
+    public static async Task<SpeakerLab> StartAsync(bool speakers = true, string extraArguments = "", Action<ApiAccess>? onAccess = null)
     {
         var lab = new SpeakerLab();
         try
         {
-            lab.Kube = await FakeKubeApi.StartAsync(new FakeKubeOptions { ExtraListenSocket = lab._listen });
+            lab.Kube = await FakeKubeApi.StartAsync(new FakeKubeOptions { ExtraListenSocket = lab._listen, OnAccess = onAccess });
             lab.Kubeconfig = lab.Kube.WriteKubeconfig(Path.Combine(lab._dir, "kubeconfig"), server: new Uri($"http://192.0.2.250:{lab.ApiPort}"));
             lab.Kube.AddNamespace("kubeaddons");
             foreach (var node in NodeNames) lab.Kube.AddNode(node);
