@@ -12,14 +12,12 @@ namespace KonvoyLb.Tests.Speaker;
 [Collection("speaker lab")]
 public sealed class SpeakerBgpLabTests(ITestOutputHelper output)
 {
-    const string Config = """
+    const string Ecmp = """
         peers:
         - peer-address: 192.0.2.1
           peer-asn: 64500
           my-asn: 64512
           hold-time: 9s
-        bgp-communities:
-          no-export: 65535:65281
         address-pools:
         - name: default
           protocol: layer2
@@ -29,11 +27,18 @@ public sealed class SpeakerBgpLabTests(ITestOutputHelper output)
           protocol: bgp
           addresses:
           - 203.0.113.0/24
+        """;
+
+    /// <summary>The same, with an advertisement that sets communities (one through an alias).</summary>
+    const string Config = Ecmp + """
+
           bgp-advertisements:
           - aggregation-length: 32
             communities:
             - no-export
             - 64512:7
+        bgp-communities:
+          no-export: 65535:65281
         """;
 
     [LabFact("bird")]
@@ -75,22 +80,6 @@ public sealed class SpeakerBgpLabTests(ITestOutputHelper output)
         Assert.Contains("Cease", bird.LastNotificationFromSpeaker() ?? "");
     }
 
-    const string Ecmp = """
-        peers:
-        - peer-address: 192.0.2.1
-          peer-asn: 64500
-          my-asn: 64512
-          hold-time: 9s
-        address-pools:
-        - name: default
-          protocol: layer2
-          addresses:
-          - 192.0.2.200-192.0.2.239
-        - name: routed
-          protocol: bgp
-          addresses:
-          - 203.0.113.0/24
-        """;
 
     static string NextHop(string node) => $"192.0.2.{11 + (node[^1] - '1')}";
 

@@ -13,6 +13,13 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
 {
     static string Mac(string node) => SpeakerLab.MacOf(node);
 
+    /// <summary>Somebody answered, and only <paramref name="node"/>: an empty list fails (nobody answering is the bug to catch).</summary>
+    static void AnsweredOnlyBy(string node, IReadOnlyList<string> answers)
+    {
+        Assert.NotEmpty(answers);
+        Assert.All(answers, m => Assert.Equal(Mac(node), m));
+    }
+
     [LabFact("arping")]
     public async Task The_owner_by_hash_answers_ARP_alone_and_only_on_the_segment_holding_the_address()
     {
@@ -27,12 +34,20 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
             var answers = Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0);
             output.WriteLine($"{ip}: {string.Join(" ", answers)} (expected {expected})");
             if (answers.Count == 0) output.WriteLine(lab.Logs(expected));
-            Assert.NotEmpty(answers);
-            Assert.All(answers, mac => Assert.Equal(Mac(expected), mac));
+            AnsweredOnlyBy(expected, answers);
         }
         Assert.True(owners.Count >= 2, "the table spreads six addresses over more than one node");
         // node-1's second segment holds no 192.0.2.0/24 address: nothing is answered there.
         foreach (var ip in ips.Where(ip => SpeakerLab.ExpectedOwner(ip) == "node-1")) Assert.Empty(lab.ArpAnswers(lab.Other, ip, count: 1));
+        // Two Services sharing an address: one node answers once, and each Service has its own series.
+        lab.AddService("web-0-shared", [ips[0]], SpeakerLab.NodeNames);
+        var sharedOwner = SpeakerLab.ExpectedOwner(ips[0]);
+        var series = Retry(() => lab.Http(sharedOwner, "/metrics"), m => m.Contains("service=\"default/web-0-shared\""));
+        Assert.Contains($"metallb_speaker_announced{{service=\"default/web-0-shared\",protocol=\"layer2\",node=\"{sharedOwner}\",ip=\"{ips[0]}\"}} 1", series);
+        Assert.Contains($"metallb_speaker_announced{{service=\"default/web-0\",protocol=\"layer2\",node=\"{sharedOwner}\",ip=\"{ips[0]}\"}} 1", series);
+        AnsweredOnlyBy(sharedOwner, lab.ArpAnswers(lab.Client, ips[0]));
+        Assert.Equal(2, lab.ArpAnswers(lab.Client, ips[0]).Count); // one answer a request, not one per Service
+
         // A Service without a ready endpoint is announced by nobody.
         lab.AddService("idle", ["192.0.2.220"], []);
         Thread.Sleep(500);
@@ -52,13 +67,13 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
         const string ip = "192.0.2.210";
         var first = SpeakerLab.NodeNames.First(n => n != SpeakerLab.ExpectedOwner(ip));
         lab.AddService("local", [ip], [first], local: true);
-        Assert.All(Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0 && a.All(m => m == Mac(first))), m => Assert.Equal(Mac(first), m));
+        AnsweredOnlyBy(first, Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0 && a.All(m => m == Mac(first))));
         Assert.Contains($"metallb_speaker_announced{{service=\"default/local\",protocol=\"layer2\",node=\"{first}\",ip=\"{ip}\"}} 1", lab.Http(first, "/metrics"));
         Assert.Contains($"metallb_layer2_responses_sent{{ip=\"{ip}\"}}", lab.Http(first, "/metrics"));
 
         var second = SpeakerLab.NodeNames.First(n => n != first);
         lab.SetEndpoints("local", [second]);
-        Assert.All(Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0 && a.All(m => m == Mac(second))), m => Assert.Equal(Mac(second), m));
+        AnsweredOnlyBy(second, Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0 && a.All(m => m == Mac(second))));
         var old = Retry(() => lab.Http(first, "/metrics"), m => !m.Contains(ip));
         Assert.DoesNotContain(ip, old);
     }
@@ -143,7 +158,7 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
         const string ip = "192.0.2.225";
         lab.AddService("steady", [ip], SpeakerLab.NodeNames);
         var owner = SpeakerLab.ExpectedOwner(ip);
-        Assert.All(Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0), m => Assert.Equal(Mac(owner), m));
+        AnsweredOnlyBy(owner, Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0));
 
         // Every request fails and watches are cut for twice the Lease: the view is frozen, not failed over.
         lab.Kube.Faults.Outage = true;
@@ -154,17 +169,16 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
         lab.Kube.Faults.Outage = false;
         foreach (var n in SpeakerLab.NodeNames.Where(n => n != owner))
             foreach (var line in lab.Logs(n).Split('\n').Where(l => !l.Contains("\"info\"") || l.Contains("announcing"))) output.WriteLine(n + " " + line);
-        Assert.NotEmpty(during);
-        Assert.All(during, m => Assert.Equal(Mac(owner), m));
+        AnsweredOnlyBy(owner, during);
         Assert.Contains("apiError", lab.Logs(owner));
         Thread.Sleep(2000);
-        Assert.All(lab.ArpAnswers(lab.Client, ip), m => Assert.Equal(Mac(owner), m));
+        AnsweredOnlyBy(owner, lab.ArpAnswers(lab.Client, ip));
 
         // A configuration that fails validation is refused with its problem; the last good one stays in force.
         lab.SetConfig("address-pools:\n- name: default\n  protocol: layer3\n  addresses:\n  - 192.0.2.200-192.0.2.239\n");
         Assert.True(Retry(() => lab.Logs(owner), l => l.Contains("configInvalid")).Contains("UnknownProtocol"), lab.Logs(owner));
         Assert.Contains("metallb_k8s_client_config_stale_bool 1", lab.Http(owner, "/metrics"));
-        Assert.All(lab.ArpAnswers(lab.Client, ip), m => Assert.Equal(Mac(owner), m));
+        AnsweredOnlyBy(owner, lab.ArpAnswers(lab.Client, ip));
         Assert.True(lab.Speakers.Values.All(p => !p.HasExited));
     }
 
@@ -215,8 +229,7 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
         lab.AddService("legacy", [ip], [], local: true);
         lab.SetLegacyEndpoints("legacy", [chosen]);
         var answers = Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0);
-        Assert.NotEmpty(answers);
-        Assert.All(answers, m => Assert.Equal(Mac(chosen), m));
+        AnsweredOnlyBy(chosen, answers);
         Assert.Contains("reading ready endpoints from Endpoints", lab.Logs(chosen));
     }
 

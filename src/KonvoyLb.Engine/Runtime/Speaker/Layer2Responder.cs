@@ -70,11 +70,6 @@ public sealed class Layer2Responder : IDisposable
         _ndpLoop = _ndp is null ? Task.CompletedTask : Task.Run(NdpLoop);
     }
 
-    /// <summary>Whether the receive loops still run.</summary>
-    public bool Running => !_arpLoop.IsCompleted && (_ndp is null || !_ndpLoop.IsCompleted);
-
-    public bool Ipv6 => _ndp is not null;
-
     /// <summary>The addresses answered from now on (the previous set is dropped at once) and those whose answers are reported.</summary>
     public void Set(IReadOnlyCollection<IPAddress> answered, IReadOnlyCollection<IPAddress> watched)
     {

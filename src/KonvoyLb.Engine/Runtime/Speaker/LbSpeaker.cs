@@ -79,7 +79,8 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
     readonly OwnerCheck _check;
     readonly Channel<Work> _work = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
     readonly Dictionary<int, Layer2Responder> _responders = new();
-    readonly Dictionary<IPAddress, Owned> _owned = new();
+    // Per (Service, address): Services sharing an address each have their own series and Event, and are answered once.
+    readonly Dictionary<(string Service, IPAddress Ip), Owned> _owned = new();
     readonly Dictionary<IPAddress, (DateTimeOffset Next, DateTimeOffset Until)> _gratuitous = new();
     readonly Dictionary<IPAddress, DateTimeOffset> _reclaimed = new();
     readonly HashSet<IPAddress> _yielded = new();
@@ -187,7 +188,7 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
                 await _bgp.DisposeAsync().ConfigureAwait(false);
             }
             _responders.Clear();
-            if (_owned.Count > 0) _log.Info("stopping", $"stopped answering for {_owned.Count} address(es)");
+            if (_owned.Count > 0) _log.Info("stopping", $"stopped answering for {OwnedIps().Count} address(es)");
             background.Cancel();
             try { await Task.WhenAll(tasks).WaitAsync(_options.StopTimeout).ConfigureAwait(false); }
             catch (Exception) { /* stopping */ }
@@ -409,7 +410,7 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
         if (!LeaseValid(now) && !_leaseExpiredSaid && _owned.Count > 0)
         {
             _leaseExpiredSaid = true;
-            _log.Warning("leaseExpired", $"Lease {Membership.LeaseName(Node)} could not be renewed for {_options.LeaseDuration.TotalSeconds:0.#} s: still answering for {_owned.Count} address(es), each given up as soon as another node announces it");
+            _log.Warning("leaseExpired", $"Lease {Membership.LeaseName(Node)} could not be renewed for {_options.LeaseDuration.TotalSeconds:0.#} s: still answering for {OwnedIps().Count} address(es), each given up as soon as another node announces it");
         }
         SendGratuitous(now);
         _bgp?.Publish();
@@ -425,7 +426,7 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
             _log.Info("ownerBack", $"{VipProber.FormatMac(s.Mac)}{(node is null ? "" : $" ({node})")} answers for {s.Ip} on {Name(s.Interface)} again: its node announces it again", ("ip", s.Ip.ToString()), ("mac", VipProber.FormatMac(s.Mac)));
             recompute = true;
         }
-        if (!s.Claim || !_owned.ContainsKey(s.Ip)) return recompute;
+        if (!s.Claim || InterfacesOf(s.Ip) is null) return recompute;
         if (!LeaseValid(now))
         {
             // Cut off from the API: the others have taken this node for gone, and one of them has the address now.
@@ -529,7 +530,7 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
         var now = _time.GetUtcNow();
         foreach (var link in links.Where(l => l.Carrier && before.TryGetValue(l.Index, out var b) && !b.Carrier))
         {
-            var ips = _owned.Values.Where(o => o.Interfaces.Contains(link.Index)).Select(o => o.Ip).ToList();
+            var ips = OwnedIps(link.Index);
             if (ips.Count > 0) _log.Info("linkUp", $"carrier back on {link.Name}: announcing {ips.Count} address(es) again");
             foreach (var ip in ips) StartGratuitous(ip, now);
         }
@@ -602,7 +603,7 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
         _live = LiveByLease(now);
         var suspected = _check.Suspected;
         var services = _pools is null ? [] : Services();
-        var wanted = new Dictionary<IPAddress, Owned>();
+        var wanted = new Dictionary<(string Service, IPAddress Ip), Owned>();
         var byKey = new Dictionary<string, SpeakerService>(StringComparer.Ordinal);
         // Nothing is announced before the Leases are known: alone in an empty view, this node would take everything.
         if (_pools is not null && _services?.HasSynced == true && _leases?.HasSynced == true)
@@ -623,7 +624,7 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
                     continue;
                 }
                 _log.Forget($"noInterface:{a.Ip}");
-                wanted[a.Ip] = new Owned(a.Service, a.Ip, a.Pool, interfaces);
+                wanted[(a.Service, a.Ip)] = new Owned(a.Service, a.Ip, a.Pool, interfaces);
             }
             foreach (var s in services) byKey[s.Key] = s;
             AnnounceBgp(services, me);
@@ -636,18 +637,19 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
         }
         else _check.Check([]);
 
-        foreach (var (ip, old) in _owned.ToList())
+        foreach (var (key, old) in _owned.ToList())
         {
-            if (wanted.TryGetValue(ip, out var still) && still.Service == old.Service) continue;
-            _owned.Remove(ip);
-            _gratuitous.Remove(ip);
-            Metrics.Withdraw(old.Service, "layer2", Node, ip);
-            _log.Info("withdrawn", $"{old.Service}: {ip} is no longer announced from {Node}", ("service", old.Service), ("ip", ip.ToString()));
+            if (wanted.ContainsKey(key)) continue;
+            _owned.Remove(key);
+            if (InterfacesOf(key.Ip) is null) _gratuitous.Remove(key.Ip);
+            Metrics.Withdraw(old.Service, "layer2", Node, key.Ip);
+            _log.Info("withdrawn", $"{old.Service}: {key.Ip} is no longer announced from {Node}", ("service", old.Service), ("ip", key.Ip.ToString()));
         }
-        foreach (var (ip, owned) in wanted)
+        foreach (var (key, owned) in wanted)
         {
-            bool fresh = !_owned.TryGetValue(ip, out var old);
-            _owned[ip] = owned;
+            var ip = key.Ip;
+            bool fresh = !_owned.TryGetValue(key, out var old);
+            _owned[key] = owned;
             if (fresh)
             {
                 Metrics.Announce(owned.Service, "layer2", Node, ip);
@@ -710,9 +712,16 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
     {
         var watched = _check.Targets;
         foreach (var (index, responder) in _responders)
-            responder.Set(_owned.Values.Where(o => o.Interfaces.Contains(index)).Select(o => o.Ip).ToList(),
+            responder.Set(OwnedIps(index),
                 watched.Where(t => t.InterfaceIndex == index).Select(t => t.Ip).ToList());
     }
+
+    /// <summary>The layer2 addresses this node answers for (on one interface, or anywhere).</summary>
+    List<IPAddress> OwnedIps(int? interfaceIndex = null) =>
+        _owned.Values.Where(o => interfaceIndex is null || o.Interfaces.Contains(interfaceIndex.Value)).Select(o => o.Ip).Distinct().ToList();
+
+    /// <summary>Where this node answers for <paramref name="ip"/>, or null when it does not.</summary>
+    IReadOnlyList<int>? InterfacesOf(IPAddress ip) => _owned.Values.FirstOrDefault(o => o.Ip.Equals(ip))?.Interfaces;
 
     void StartGratuitous(IPAddress ip, DateTimeOffset now)
     {
@@ -725,8 +734,8 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
         foreach (var (ip, (next, until)) in _gratuitous.ToList())
         {
             if (next > now) continue;
-            if (!_owned.TryGetValue(ip, out var owned) || now > until) { _gratuitous.Remove(ip); continue; }
-            foreach (var index in owned.Interfaces)
+            if (InterfacesOf(ip) is not { } interfaces || now > until) { _gratuitous.Remove(ip); continue; }
+            foreach (var index in interfaces)
                 if (_responders.TryGetValue(index, out var r))
                 {
                     try { r.Announce(ip); }
@@ -744,8 +753,8 @@ public sealed class LbSpeaker : IRuntimeComponent, ILayer2Events
         string detail = !synced ? "waiting for the first lists of Services, endpoints, Nodes, Leases and ConfigMaps"
             : _pools is null ? $"no valid MetalLB configuration in {_namespace} yet"
             : _leaseOk is null ? $"writing Lease {Membership.LeaseName(Node)}"
-            : $"announcing {_owned.Count} address(es); {_live.Count} speaker(s) live{(suspected.Count > 0 ? $", {suspected.Count} not answering on the segment" : "")}";
-        _state = new SpeakerState(ready, _pools is not null, _owned.Count, _live, suspected, detail);
+            : $"announcing {OwnedIps().Count} address(es) by layer2 and {_bgpAnnounced.Count} by BGP ({_bgp?.Sessions ?? 0} session(s)); {_live.Count} speaker(s) live{(suspected.Count > 0 ? $", {suspected.Count} not answering on the segment" : "")}";
+        _state = new SpeakerState(ready, _pools is not null, OwnedIps().Count + _bgpAnnounced.Count, _live, suspected, detail);
     }
 
     // ---- ILayer2Events: called from the receive loops ---------------------------------------------

@@ -11,7 +11,8 @@ namespace KonvoyLb.Engine.Runtime.Speaker;
 public sealed class SpeakerMetrics : ILayer2Counters
 {
     readonly object _gate = new();
-    readonly HashSet<string> _active = new(StringComparer.Ordinal);
+    // How many announcements (service, protocol) each address has now: its counters live while that is above zero.
+    readonly Dictionary<string, int> _active = new(StringComparer.Ordinal);
 
     public CollectorRegistry Registry { get; }
     public Gauge Announced { get; }
@@ -55,8 +56,9 @@ public sealed class SpeakerMetrics : ILayer2Counters
     {
         lock (_gate)
         {
-            _active.Add(ip.ToString());
-            Announced.WithLabels(service, protocol, node, ip.ToString()).Set(1);
+            var text = ip.ToString();
+            _active[text] = _active.GetValueOrDefault(text) + 1;
+            Announced.WithLabels(service, protocol, node, text).Set(1);
         }
     }
 
@@ -67,7 +69,8 @@ public sealed class SpeakerMetrics : ILayer2Counters
         lock (_gate)
         {
             Announced.RemoveLabelled(service, protocol, node, text);
-            if (Announced.GetAllLabelValues().Any(l => l[3] == text)) return; // still announced for another service
+            if (!_active.TryGetValue(text, out int count)) return;
+            if (count > 1) { _active[text] = count - 1; return; } // still announced for another service
             _active.Remove(text);
             foreach (var c in new[] { RequestsReceived, ResponsesSent, GratuitousSent }) c.RemoveLabelled(text);
         }
@@ -76,7 +79,7 @@ public sealed class SpeakerMetrics : ILayer2Counters
     void Count(Counter counter, IPAddress ip)
     {
         var text = ip.ToString();
-        lock (_gate) if (_active.Contains(text)) counter.WithLabels(text).Inc();
+        lock (_gate) if (_active.ContainsKey(text)) counter.WithLabels(text).Inc();
     }
 
     public void Request(IPAddress ip) => Count(RequestsReceived, ip);
