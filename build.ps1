@@ -6,9 +6,13 @@
     Build  assembles the shippable module folder out/KonvoyLb from KonvoyLb.psd1, Module/ and the
            compiled assemblies (the engine and its dependencies go to out/KonvoyLb/deps).
     Test   builds, installs the Debian packages the integration tests need (tools/Install-Prerequisites.sh,
-           as root), then runs the xunit tests and the Pester tests against out/KonvoyLb.
+           as root), builds the image (as Image does; its end-to-end tests run from it), then runs the xunit
+           tests and the Pester tests against out/KonvoyLb.
     Demo   builds, then runs the main job on examples/cluster.yaml (on a copy; the example stays as it is).
     Bench  builds, then runs the benchmarks and writes their figures to out/bench/.
+    Image  builds, then the runtime's container image localhost/konvoylb (examples/deploy/Dockerfile) with podman,
+           or docker where podman is missing. Without -BaseImage the base is localhost/konvoylb-base:bookworm,
+           made once with debootstrap from this machine's Debian mirror (as root), as no registry need be reachable.
     Everything is installed by this script itself, idempotently: Pester comes from NuGet, pwsh from
     the dotnet tool manifest.
 .EXAMPLE
@@ -16,10 +20,12 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo', 'Bench')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Image')]
     [string[]] $Task = 'Build',
     [ValidateSet('Debug', 'Release')]
-    [string] $Configuration = 'Release'
+    [string] $Configuration = 'Release',
+    # Image: the base image (any glibc-based image, e.g. docker.io/library/debian:bookworm-slim); by default one built here.
+    [string] $BaseImage
 )
 
 $ErrorActionPreference = 'Stop'
@@ -94,6 +100,10 @@ function Install-TestPrerequisites {
 
 function Invoke-Test {
     Install-TestPrerequisites
+    # The end-to-end tests run the runtime from the image (tests/KonvoyLb.Tests/Deploy).
+    if ($IsLinux -and (Get-Command podman -ErrorAction Ignore)) { Invoke-Image }
+    elseif ($env:CI -eq 'true') { throw 'podman is missing: the end-to-end tests need the image (tools/Install-Prerequisites.sh installs it, as root).' }
+    else { Write-Warning 'podman is missing: the end-to-end tests from the image will be skipped.' }
     $tools = Restore-Tools
     Write-Host '==> xunit'
     # Integration tests run the built module the way users do (pwsh inside a lab namespace).
@@ -132,6 +142,65 @@ function Invoke-Test {
     if ($failed -gt 0 -or $xunitExit -ne 0) { exit 1 }
 }
 
+# ---------------------------------------------------------------------------------------------- image
+$ImageName = 'localhost/konvoylb'
+$LocalBase = 'localhost/konvoylb-base:bookworm'
+
+function Get-ContainerTool {
+    foreach ($tool in 'podman', 'docker') { if (Get-Command $tool -ErrorAction Ignore) { return $tool } }
+    throw 'Image needs podman (or docker): run tools/Install-Prerequisites.sh as root, or install one of them.'
+}
+
+# The machine's Debian mirror, as apt knows it (deb822 .sources first, then sources.list); never written anywhere.
+function Get-AptMirror {
+    $sources = @(Get-ChildItem /etc/apt/sources.list.d -Filter *.sources -ErrorAction Ignore | Get-Content)
+    $uri = $sources | Where-Object { $_ -match '^\s*URIs:\s*(\S+)' -and $_ -notmatch 'security' } | ForEach-Object { ($_ -split '\s+')[1] } | Select-Object -First 1
+    if (-not $uri -and (Test-Path /etc/apt/sources.list)) {
+        $uri = Get-Content /etc/apt/sources.list | Where-Object { $_ -match '^\s*deb\s' -and $_ -notmatch 'security' } |
+            ForEach-Object { ($_ -replace '\[[^\]]*\]', '' -split '\s+')[1] } | Select-Object -First 1
+    }
+    if (-not $uri) { throw 'Image: no Debian mirror in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list; give -BaseImage.' }
+    return $uri
+}
+
+# localhost/konvoylb-base:bookworm from debootstrap (minbase), unless it is there already. Nothing of the build machine
+# stays in it: the package cache, the lists and sources.list (it names the mirror) are removed before the import.
+function New-BaseImage([string] $Tool) {
+    & $Tool image exists $LocalBase 2>$null
+    if ($LASTEXITCODE -eq 0) { Write-Host "    base: $LocalBase (present)"; return }
+    if (-not (Get-Command debootstrap -ErrorAction Ignore)) { throw 'Image: debootstrap is missing: run tools/Install-Prerequisites.sh as root, or give -BaseImage.' }
+    $mirror = Get-AptMirror
+    $rootfs = Join-Path $Out 'image-base'
+    if (Test-Path $rootfs) { Remove-Item $rootfs -Recurse -Force }
+    Write-Host "    base: debootstrap --variant=minbase bookworm from $mirror (about a minute)"
+    try {
+        Invoke-Native 'debootstrap' { debootstrap --variant=minbase bookworm $rootfs $mirror *> (Join-Path $Out 'image-base.log') }
+        Remove-Item (Join-Path $rootfs 'var/cache/apt/archives/*.deb'), (Join-Path $rootfs 'var/lib/apt/lists/*'), (Join-Path $rootfs 'etc/apt/sources.list') -Force -ErrorAction Ignore
+        Invoke-Native "$Tool import" { bash -c "tar -C '$rootfs' -c . | $Tool import - $LocalBase >/dev/null" }
+    }
+    finally { Remove-Item $rootfs -Recurse -Force -ErrorAction Ignore }
+}
+
+function Invoke-Image {
+    Write-Host '==> Image'
+    $tool = Get-ContainerTool
+    $base = $BaseImage
+    if (-not $base) { New-BaseImage $tool; $base = $LocalBase }
+    $context = Join-Path $Out 'image'
+    if (Test-Path $context) { Remove-Item $context -Recurse -Force }
+    $null = New-Item -ItemType Directory $context
+    Invoke-Native 'dotnet publish (pwsh for the image)' { dotnet publish (Join-Path $Root 'src/KonvoyLb.Pwsh/KonvoyLb.Pwsh.csproj') -c $Configuration --nologo -v quiet -o (Join-Path $context 'pwsh') }
+    Copy-Item $ModuleDir $context -Recurse
+    Copy-Item (Join-Path $Root 'examples/deploy/entrypoint.ps1') $context
+    $version = (Import-PowerShellDataFile (Join-Path $Root 'KonvoyLb.psd1')).ModuleVersion
+    $build = @('build', '-f', (Join-Path $Root 'examples/deploy/Dockerfile'), '--build-arg', "BASE=$base", '-t', "${ImageName}:$version", '-t', "${ImageName}:latest")
+    # podman never pulls here (no registry is needed); docker pulls only what it lacks.
+    if ($tool -eq 'podman') { $build += '--pull=never' }
+    Invoke-Native "$tool build" { & $tool @build $context }
+    & $tool image prune -f *> $null
+    Write-Host "    image: ${ImageName}:$version"
+}
+
 function Invoke-Demo {
     $demo = Join-Path $Root 'examples/demo.ps1'
     Invoke-Native 'demo' { Invoke-Pwsh -File $demo -ModuleDirectory $ModuleDir }
@@ -157,6 +226,7 @@ try {
             'Test' { Invoke-Test }
             'Demo' { Invoke-Demo }
             'Bench' { Invoke-Bench }
+            'Image' { Invoke-Image }
         }
     }
 }

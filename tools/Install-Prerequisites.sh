@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests need: the network-namespace lab (iproute2,
-# ping, arping, ndisc6, tcpdump) and the BGP peers (BIRD 2, FRR, GoBGP).
+# ping, arping, ndisc6, tcpdump), the BGP peers (BIRD 2, FRR, GoBGP) and the container tools of the
+# image and its end-to-end tests (podman, runc, debootstrap), and sets podman up for this machine.
 #
 # Idempotent: a package that dpkg already reports as installed is skipped, and `apt-get update`
 # runs only when something is missing. Installing never starts or enables a system service: a
@@ -11,9 +12,9 @@
 # Exit:  0 all present or installed, 1 something missing and not root, 2 the install failed.
 set -euo pipefail
 
-PACKAGES=(iproute2 iputils-ping arping ndisc6 tcpdump bird2 frr gobgpd)
+PACKAGES=(iproute2 iputils-ping arping ndisc6 tcpdump bird2 frr gobgpd podman runc debootstrap)
 # Services the packages above ship; disabled again if this run installed their package.
-declare -A SERVICES=([bird2]='bird' [frr]='frr' [gobgpd]='gobgpd')
+declare -A SERVICES=([bird2]='bird' [frr]='frr' [gobgpd]='gobgpd' [podman]='podman.socket')
 # Daemons that must not be left running by the install.
 DAEMONS='bird|bird6|bgpd|zebra|watchfrr|mgmtd|staticd|gobgpd'
 
@@ -26,11 +27,30 @@ daemon_pids() {
     ps -e -o pid=,comm= | awk -v re="^(${DAEMONS})\$" '$2 ~ re { print $1 }' | sort -n
 }
 
+# podman on these machines: runc, because crun fails on a hybrid
+# cgroup hierarchy; ulimits no higher than the hard limits, because root may lack CAP_SYS_RESOURCE and podman's
+# default open-files limit is then refused. A drop-in, so Debian's own containers.conf (no NET_RAW by default) holds.
+configure_podman() {
+    local dir=/etc/containers/containers.conf.d file conf nofile nproc
+    file=$dir/50-konvoylb.conf
+    nofile=$(ulimit -Hn)
+    nproc=$(ulimit -Hu)
+    [[ $nofile == unlimited ]] && nofile=1048576
+    if [[ $nproc == unlimited ]] || ((nproc > 32768)); then nproc=32768; fi
+    conf=$(printf '# Written by KonvoyLb tools/Install-Prerequisites.sh.\n[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' \
+        "$nofile" "$nofile" "$nproc" "$nproc")
+    if [[ -f $file && "$(cat "$file")" == "$conf" ]]; then echo "podman settings: present"; return; fi
+    if ((EUID != 0)); then echo "Install-Prerequisites: $file needs writing, as root" >&2; return 1; fi
+    mkdir -p "$dir"
+    printf '%s\n' "$conf" >"$file.tmp" && mv -f "$file.tmp" "$file"
+    echo "podman settings: written ($file)"
+}
+
 missing=()
 for p in "${PACKAGES[@]}"; do
     if is_installed "$p"; then echo "$p: present"; else missing+=("$p"); fi
 done
-if ((${#missing[@]} == 0)); then exit 0; fi
+if ((${#missing[@]} == 0)); then configure_podman; exit; fi
 
 if ((EUID != 0)); then
     echo "Install-Prerequisites: missing packages: ${missing[*]}" >&2
@@ -95,3 +115,4 @@ if ((status != 0 || failed != 0)); then
     echo "Install-Prerequisites: apt-get failed (exit $status); see the messages above" >&2
     exit 2
 fi
+configure_podman || exit 2
