@@ -11,7 +11,7 @@
     Demo   builds, then runs the main job on examples/cluster.yaml (on a copy; the example stays as it is).
     Bench  builds, then runs the benchmarks and writes their figures to out/bench/.
     Image  builds, then the runtime's container image localhost/konvoylb (examples/deploy/Dockerfile) with podman,
-           or docker where podman is missing. Without -BaseImage the base is localhost/konvoylb-base:bookworm,
+           or docker where podman is missing. Without -BaseImage the base is localhost/konvoylb-base:bookworm-1,
            made once with debootstrap from this machine's Debian mirror (as root), as no registry need be reachable.
     Everything is installed by this script itself, idempotently: Pester comes from NuGet, pwsh from
     the dotnet tool manifest.
@@ -144,7 +144,8 @@ function Invoke-Test {
 
 # ---------------------------------------------------------------------------------------------- image
 $ImageName = 'localhost/konvoylb'
-$LocalBase = 'localhost/konvoylb-base:bookworm'
+# The tag names the recipe below: change it with the recipe, so a machine that has an older base builds the new one.
+$LocalBase = 'localhost/konvoylb-base:bookworm-1'
 
 function Get-ContainerTool {
     foreach ($tool in 'podman', 'docker') { if (Get-Command $tool -ErrorAction Ignore) { return $tool } }
@@ -163,7 +164,7 @@ function Get-AptMirror {
     return $uri
 }
 
-# localhost/konvoylb-base:bookworm from debootstrap (minbase), unless it is there already. Nothing of the build machine
+# The base from debootstrap (minbase, plus libssl3 for .NET's TLS to the API server), unless it is there already. Nothing of the build machine
 # stays in it: the package cache, the lists and sources.list (it names the mirror) are removed before the import.
 function New-BaseImage([string] $Tool) {
     & $Tool image exists $LocalBase 2>$null
@@ -174,7 +175,7 @@ function New-BaseImage([string] $Tool) {
     if (Test-Path $rootfs) { Remove-Item $rootfs -Recurse -Force }
     Write-Host "    base: debootstrap --variant=minbase bookworm from $mirror (about a minute)"
     try {
-        Invoke-Native 'debootstrap' { debootstrap --variant=minbase bookworm $rootfs $mirror *> (Join-Path $Out 'image-base.log') }
+        Invoke-Native 'debootstrap' { debootstrap --variant=minbase --include=libssl3 bookworm $rootfs $mirror *> (Join-Path $Out 'image-base.log') }
         Remove-Item (Join-Path $rootfs 'var/cache/apt/archives/*.deb'), (Join-Path $rootfs 'var/lib/apt/lists/*'), (Join-Path $rootfs 'etc/apt/sources.list') -Force -ErrorAction Ignore
         Invoke-Native "$Tool import" { bash -c "tar -C '$rootfs' -c . | $Tool import - $LocalBase >/dev/null" }
     }

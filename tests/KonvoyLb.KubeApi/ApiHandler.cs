@@ -57,7 +57,11 @@ internal sealed class ApiHandler
             var segments = path.Trim('/').Split('/', StringSplitOptions.RemoveEmptyEntries);
             var target = ParseTarget(request, segments);
             if (target is not null && _options.OnAccess is { } onAccess)
-                onAccess(new ApiAccess(target.Verb, target.Type.Group, target.Subresource is null ? target.Type.Plural : $"{target.Type.Plural}/{target.Subresource}", target.Namespace));
+            {
+                var bearer = request.Headers.Authorization.ToString();
+                onAccess(new ApiAccess(target.Verb, target.Type.Group, target.Subresource is null ? target.Type.Plural : $"{target.Type.Plural}/{target.Subresource}", target.Namespace,
+                    bearer.StartsWith("Bearer ", StringComparison.Ordinal) ? bearer["Bearer ".Length..] : null));
+            }
             if (_faults.TakeFailure(target?.Verb ?? Verb(request, hasName: true), target?.Type.Plural, path) is { } injected)
                 throw injected;
 

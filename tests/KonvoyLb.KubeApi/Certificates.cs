@@ -4,7 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace KonvoyLb.KubeApi;
 
-/// <summary>A throwaway CA and a server certificate it signed for 127.0.0.1 and localhost.</summary>
+/// <summary>A throwaway CA and a server certificate it signed for 127.0.0.1, localhost and any further addresses asked for.</summary>
 internal sealed class Certificates : IDisposable
 {
     public X509Certificate2 Ca { get; }
@@ -18,7 +18,7 @@ internal sealed class Certificates : IDisposable
 
     public string CaPem => Ca.ExportCertificatePem();
 
-    public static Certificates Create(string caName)
+    public static Certificates Create(string caName, IEnumerable<IPAddress>? moreAddresses = null)
     {
         var now = DateTimeOffset.UtcNow;
         using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -35,6 +35,7 @@ internal sealed class Certificates : IDisposable
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
         var san = new SubjectAlternativeNameBuilder();
         san.AddIpAddress(IPAddress.Loopback);
+        foreach (var address in moreAddresses ?? []) san.AddIpAddress(address);
         san.AddDnsName("localhost");
         san.AddDnsName("kubernetes");
         san.AddDnsName("kubernetes.default.svc");

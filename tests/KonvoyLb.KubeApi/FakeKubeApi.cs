@@ -67,8 +67,10 @@ public sealed class FakeKubeApi : IAsyncDisposable
         Certificates? trusted = null, presented = null;
         if (options.Https)
         {
-            trusted = Certificates.Create("fake-kube-ca");
-            presented = options.PresentUntrustedCertificate ? Certificates.Create("some-other-ca") : trusted;
+            // The extra socket's address is in the certificate too: a client inside the lab checks it as a pod checks the API's.
+            IPAddress[] extra = options.ExtraListenSocket?.LocalEndPoint is IPEndPoint { Address: var a } && !a.Equals(IPAddress.Any) ? [a] : [];
+            trusted = Certificates.Create("fake-kube-ca", extra);
+            presented = options.PresentUntrustedCertificate ? Certificates.Create("some-other-ca", extra) : trusted;
         }
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
@@ -78,7 +80,7 @@ public sealed class FakeKubeApi : IAsyncDisposable
         {
             k.AddServerHeader = false;
             k.Limits.MinResponseDataRate = null;
-            k.Listen(IPAddress.Loopback, options.Port, listen =>
+            void Configure(ListenOptions listen)
             {
                 if (presented is not null)
                 {
@@ -86,10 +88,11 @@ public sealed class FakeKubeApi : IAsyncDisposable
                     listen.UseHttps(presented.Server);
                 }
                 else listen.Protocols = HttpProtocols.Http1;
-            });
+            }
+            k.Listen(IPAddress.Loopback, options.Port, Configure);
             if (options.ExtraListenSocket is { } extra)
                 // Kestrel owns (and closes) the handle it is given: give it a duplicate, so the caller's socket stays the caller's.
-                k.ListenHandle((ulong)Dup((int)extra.Handle.ToInt64()), listen => listen.Protocols = HttpProtocols.Http1);
+                k.ListenHandle((ulong)Dup((int)extra.Handle.ToInt64()), Configure);
         });
         var app = builder.Build();
         app.Run(handler.HandleAsync);

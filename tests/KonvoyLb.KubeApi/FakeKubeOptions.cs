@@ -20,7 +20,7 @@ public sealed class FakeKubeOptions
     public bool PresentUntrustedCertificate { get; set; }
 
     /// <summary>
-    /// A bound socket to serve on as well as 127.0.0.1 (plain HTTP), e.g. one made inside a test network namespace so
+    /// A bound socket to serve on as well as 127.0.0.1 (HTTPS with <see cref="Https"/>, its address in the certificate), e.g. one made inside a test network namespace so
     /// processes in that namespace's LAN reach the server; <see cref="FakeKubeApi.WriteKubeconfig"/> can point there.
     /// </summary>
     public System.Net.Sockets.Socket? ExtraListenSocket { get; set; }
@@ -59,5 +59,9 @@ public sealed class FakeKubeOptions
     public int RequestLogLimit { get; set; } = 2_000;
 }
 
-/// <summary>One request as RBAC sees it: verb, API group ("" for core), resource ("services/status" for a subresource), namespace (null: cluster-wide).</summary>
-public sealed record ApiAccess(string Verb, string Group, string Resource, string? Namespace);
+/// <summary>
+/// One request as RBAC sees it: verb, API group ("" for core), resource ("services/status" for a subresource), namespace
+/// (null: cluster-wide), and who asked: the bearer token presented (null without one), as a service account's token
+/// names the account.
+/// </summary>
+public sealed record ApiAccess(string Verb, string Group, string Resource, string? Namespace, string? Token = null);

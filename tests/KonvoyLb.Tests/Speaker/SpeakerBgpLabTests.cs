@@ -12,7 +12,7 @@ namespace KonvoyLb.Tests.Speaker;
 [Collection("speaker lab")]
 public sealed class SpeakerBgpLabTests(ITestOutputHelper output)
 {
-    const string Ecmp = """
+    internal const string Ecmp = """
         peers:
         - peer-address: 192.0.2.1
           peer-asn: 64500
@@ -53,7 +53,7 @@ public sealed class SpeakerBgpLabTests(ITestOutputHelper output)
         Assert.True(bird.WaitForState("Established", TimeSpan.FromSeconds(20)), lab.Logs("node-1"));
 
         lab.AddService("routed", ["203.0.113.10"], ["node-2"]);
-        var routes = Retry(() => bird.Routes(), r => r.Any(x => x.Prefix == "203.0.113.10/32"));
+        var routes = SpeakerLab.Retry(() => bird.Routes(), r => r.Any(x => x.Prefix == "203.0.113.10/32"));
         output.WriteLine(string.Join("\n", routes));
         var route = Assert.Single(routes, r => r.Prefix == "203.0.113.10/32");
         Assert.Equal("192.0.2.11", route.NextHop);
@@ -63,19 +63,19 @@ public sealed class SpeakerBgpLabTests(ITestOutputHelper output)
         Assert.Contains("metallb_bgp_session_up{peer=\"192.0.2.1:179\"} 1", metrics);
         Assert.Contains("metallb_speaker_announced{service=\"default/routed\",protocol=\"bgp\",node=\"node-1\",ip=\"203.0.113.10\"} 1", metrics);
 
-        Assert.Contains(Retry(() => lab.Kube.List("v1", "events", "default"), e => e.Any(x => x["reason"]?.ToString() == "nodeAssigned")),
+        Assert.Contains(SpeakerLab.Retry(() => lab.Kube.List("v1", "events", "default"), e => e.Any(x => x["reason"]?.ToString() == "nodeAssigned")),
             e => e["reason"]?.ToString() == "nodeAssigned" && e["message"]!.ToString() == "announcing from node \"node-1\" with protocol \"bgp\"");
 
         // No ready endpoint any more: withdrawn.
         lab.SetEndpoints("routed", []);
-        Assert.DoesNotContain(Retry(() => bird.Routes(), r => r.All(x => x.Prefix != "203.0.113.10/32")), r => r.Prefix == "203.0.113.10/32");
+        Assert.DoesNotContain(SpeakerLab.Retry(() => bird.Routes(), r => r.All(x => x.Prefix != "203.0.113.10/32")), r => r.Prefix == "203.0.113.10/32");
 
         // Back, then a clean stop: the session ends with a Cease, so BIRD drops the route at once.
         lab.SetEndpoints("routed", ["node-3"]);
-        Retry(() => bird.Routes(), r => r.Any(x => x.Prefix == "203.0.113.10/32"));
+        SpeakerLab.Retry(() => bird.Routes(), r => r.Any(x => x.Prefix == "203.0.113.10/32"));
         var stopped = lab.Speakers["node-1"].Stop(TimeSpan.FromSeconds(5));
         Assert.Contains("Cease", stopped.StdOut + lab.Logs("node-1"));
-        Assert.Empty(Retry(() => bird.Routes(), r => r.Count == 0, TimeSpan.FromSeconds(5)));
+        Assert.Empty(SpeakerLab.Retry(() => bird.Routes(), r => r.Count == 0, TimeSpan.FromSeconds(5)));
         output.WriteLine(bird.LastNotificationFromSpeaker() ?? "(no notification)");
         Assert.Contains("Cease", bird.LastNotificationFromSpeaker() ?? "");
     }
@@ -100,13 +100,13 @@ public sealed class SpeakerBgpLabTests(ITestOutputHelper output)
 
         lab.AddService("cluster", ["203.0.113.20"], ["node-1"]);
         lab.AddService("local", ["203.0.113.21"], ["node-2"], local: true);
-        var routes = Retry(() => router.Routes(), r => r.Count(x => x.Prefix == "203.0.113.20/32") == 3 && r.Any(x => x.Prefix == "203.0.113.21/32"), TimeSpan.FromSeconds(30));
+        var routes = SpeakerLab.Retry(() => router.Routes(), r => r.Count(x => x.Prefix == "203.0.113.20/32") == 3 && r.Any(x => x.Prefix == "203.0.113.21/32"), TimeSpan.FromSeconds(30));
         output.WriteLine(string.Join("\n", routes));
         Assert.Equal(SpeakerLab.NodeNames.Select(NextHop), routes.Where(r => r.Prefix == "203.0.113.20/32").Select(r => r.NextHop).Order());
         Assert.Equal([NextHop("node-2")], routes.Where(r => r.Prefix == "203.0.113.21/32").Select(r => r.NextHop));
 
         lab.SetEndpoints("local", ["node-3"]);
-        routes = Retry(() => router.Routes(), r => r.Where(x => x.Prefix == "203.0.113.21/32").Select(x => x.NextHop).SequenceEqual([NextHop("node-3")]));
+        routes = SpeakerLab.Retry(() => router.Routes(), r => r.Where(x => x.Prefix == "203.0.113.21/32").Select(x => x.NextHop).SequenceEqual([NextHop("node-3")]));
         Assert.Equal([NextHop("node-3")], routes.Where(r => r.Prefix == "203.0.113.21/32").Select(r => r.NextHop));
         Assert.Equal(3, routes.Count(r => r.Prefix == "203.0.113.20/32"));
 
@@ -114,7 +114,7 @@ public sealed class SpeakerBgpLabTests(ITestOutputHelper output)
         var others = new[] { NextHop("node-2"), NextHop("node-3") };
         bool OthersThere() => others.All(h => router.Routes().Any(r => r.Prefix == "203.0.113.20/32" && r.NextHop == h));
         lab.Speakers["node-1"].Stop(TimeSpan.FromSeconds(5));
-        Retry(() => router.Routes(), r => r.Count(x => x.Prefix == "203.0.113.20/32") == 2);
+        SpeakerLab.Retry(() => router.Routes(), r => r.Count(x => x.Prefix == "203.0.113.20/32") == 2);
         Assert.True(OthersThere());
         lab.StartSpeaker("node-1");
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -137,17 +137,17 @@ public sealed class SpeakerBgpLabTests(ITestOutputHelper output)
         foreach (var node in SpeakerLab.NodeNames) lab.StartSpeaker(node);
         foreach (var node in SpeakerLab.NodeNames) lab.WaitReady(node);
         lab.AddService("cluster", ["203.0.113.30"], ["node-1"]);
-        var routes = Retry(() => router.Routes(), r => r.Count(x => x.Prefix == "203.0.113.30/32") == 2);
+        var routes = SpeakerLab.Retry(() => router.Routes(), r => r.Count(x => x.Prefix == "203.0.113.30/32") == 2);
         Thread.Sleep(1000);
         routes = router.Routes();
         Assert.Equal([NextHop("node-1"), NextHop("node-2")], routes.Where(r => r.Prefix == "203.0.113.30/32").Select(r => r.NextHop).Order());
         Assert.DoesNotContain("bgpSessionStarted", lab.Logs("node-3"));
 
         Label(lab, "node-3", "a");
-        routes = Retry(() => router.Routes(), r => r.Count(x => x.Prefix == "203.0.113.30/32") == 3, TimeSpan.FromSeconds(20));
+        routes = SpeakerLab.Retry(() => router.Routes(), r => r.Count(x => x.Prefix == "203.0.113.30/32") == 3, TimeSpan.FromSeconds(20));
         Assert.Equal(3, routes.Count(r => r.Prefix == "203.0.113.30/32"));
         Label(lab, "node-1", "b");
-        routes = Retry(() => router.Routes(), r => r.Count(x => x.Prefix == "203.0.113.30/32") == 2, TimeSpan.FromSeconds(20));
+        routes = SpeakerLab.Retry(() => router.Routes(), r => r.Count(x => x.Prefix == "203.0.113.30/32") == 2, TimeSpan.FromSeconds(20));
         Assert.DoesNotContain(routes, r => r.NextHop == NextHop("node-1"));
         Assert.Contains("no longer in the configuration for this node", lab.Logs("node-1"));
     }
@@ -167,17 +167,17 @@ public sealed class SpeakerBgpLabTests(ITestOutputHelper output)
         lab.WaitReady("node-1");
         lab.AddService("steady", ["203.0.113.40"], ["node-1"]);
         bool Has(BgpRouter r) => r.Routes().Any(x => x.Prefix == "203.0.113.40/32");
-        Assert.True(Retry(() => Has(bird) && Has(frr), ok => ok), lab.Logs("node-1"));
+        Assert.True(SpeakerLab.Retry(() => Has(bird) && Has(frr), ok => ok), lab.Logs("node-1"));
 
         int Started(string peer) => lab.Logs("node-1").Split('\n').Count(l => l.Contains("\"bgpSessionStarted\"") && l.Contains(peer));
         // FRR's peer changes: only that session is re-established.
         lab.SetConfig(Config("12s"));
-        Assert.Equal(2, Retry(() => Started("192.0.2.2:179"), n => n == 2));
-        Assert.True(Retry(() => Has(frr), ok => ok));
+        Assert.Equal(2, SpeakerLab.Retry(() => Started("192.0.2.2:179"), n => n == 2));
+        Assert.True(SpeakerLab.Retry(() => Has(frr), ok => ok));
         Assert.Equal(1, Started("192.0.2.1:179"));
         // FRR's peer removed: a Cease, BIRD untouched.
         lab.SetConfig(Config("12s", withFrr: false));
-        Assert.Contains("Cease", Retry(() => frr.LastNotificationFromSpeaker() ?? "", n => n.Contains("Cease")));
+        Assert.Contains("Cease", SpeakerLab.Retry(() => frr.LastNotificationFromSpeaker() ?? "", n => n.Contains("Cease")));
         Assert.Equal(1, Started("192.0.2.1:179"));
         Assert.True(Has(bird));
 
@@ -191,7 +191,7 @@ public sealed class SpeakerBgpLabTests(ITestOutputHelper output)
         for (int i = 0; i < 10; i++)
         {
             bird.Restart();
-            Assert.True(Retry(() => Has(bird), ok => ok, TimeSpan.FromSeconds(30)), $"restart {i + 1}: {lab.Logs("node-1")}");
+            Assert.True(SpeakerLab.Retry(() => Has(bird), ok => ok, TimeSpan.FromSeconds(30)), $"restart {i + 1}: {lab.Logs("node-1")}");
         }
         Assert.False(lab.Speakers["node-1"].HasExited);
     }
@@ -221,7 +221,7 @@ public sealed class SpeakerBgpLabTests(ITestOutputHelper output)
         lab.StartSpeaker("node-1");
         lab.WaitReady("node-1");
         lab.AddService("dual", ["203.0.113.77", "2001:db8:100::77"], ["node-1"]);
-        var routes = Retry(() => frr.Routes(), r => r.Count >= 2);
+        var routes = SpeakerLab.Retry(() => frr.Routes(), r => r.Count >= 2);
         output.WriteLine(string.Join("\n", routes));
         var v4 = Assert.Single(routes, r => r.Prefix == "203.0.113.64/28");
         Assert.Equal(250u, v4.LocalPref);
@@ -237,17 +237,5 @@ public sealed class SpeakerBgpLabTests(ITestOutputHelper output)
         var n = lab.Kube.Get("v1", "nodes", null, node)!;
         n["metadata"]!["labels"] = new System.Text.Json.Nodes.JsonObject { ["kubernetes.io/hostname"] = node, ["rack"] = rack };
         lab.Kube.Put("v1", "nodes", null, n);
-    }
-
-    static T Retry<T>(Func<T> get, Func<T, bool> done, TimeSpan? timeout = null)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        T value = get();
-        while (!done(value) && clock.Elapsed < (timeout ?? TimeSpan.FromSeconds(15)))
-        {
-            Thread.Sleep(200);
-            value = get();
-        }
-        return value;
     }
 }

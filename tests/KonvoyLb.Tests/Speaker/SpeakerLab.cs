@@ -66,13 +66,14 @@ public sealed class SpeakerLab : IAsyncDisposable
     public int ApiPort => ((IPEndPoint)_listen.LocalEndPoint!).Port;
 
     /// <summary>The lab, the API server seeded with the Konvoy namespace, the three Nodes and the layer2 pools; speakers started when asked.</summary>
-    public static async Task<SpeakerLab> StartAsync(bool speakers = true, string extraArguments = "", Action<ApiAccess>? onAccess = null)
+    /// <param name="https">Serve HTTPS (a certificate for 192.0.2.250 from a CA of its own, <see cref="FakeKubeApi.CertificateAuthorityPem"/>), as a real API server does for pods.</param>
+    public static async Task<SpeakerLab> StartAsync(bool speakers = true, string extraArguments = "", Action<ApiAccess>? onAccess = null, bool https = false)
     {
         var lab = new SpeakerLab();
         try
         {
-            lab.Kube = await FakeKubeApi.StartAsync(new FakeKubeOptions { ExtraListenSocket = lab._listen, OnAccess = onAccess });
-            lab.Kubeconfig = lab.Kube.WriteKubeconfig(Path.Combine(lab._dir, "kubeconfig"), server: new Uri($"http://192.0.2.250:{lab.ApiPort}"));
+            lab.Kube = await FakeKubeApi.StartAsync(new FakeKubeOptions { ExtraListenSocket = lab._listen, OnAccess = onAccess, Https = https });
+            lab.Kubeconfig = lab.Kube.WriteKubeconfig(Path.Combine(lab._dir, "kubeconfig"), server: new Uri($"{(https ? "https" : "http")}://192.0.2.250:{lab.ApiPort}"));
             lab.Kube.AddNamespace("kubeaddons");
             foreach (var node in NodeNames) lab.Kube.AddNode(node);
             lab.SetConfig($"address-pools:\n- name: default\n  protocol: layer2\n  addresses:\n  - {Pool}\n  - {Pool6}\n");
@@ -117,7 +118,10 @@ public sealed class SpeakerLab : IAsyncDisposable
     }
 
     /// <summary>A GET to the speaker's metrics port inside its node's namespace: the whole response, or "" when nothing listens.</summary>
-    public string Http(string node, string path) => Lab.RunIn(Nodes[node], () =>
+    public string Http(string node, string path) => Http(Nodes[node], path);
+
+    /// <summary>A GET to port 7472 on 127.0.0.1 inside <paramref name="host"/>'s namespace: the whole response, or "" when nothing listens.</summary>
+    public string Http(LabHost host, string path) => Lab.RunIn(host, () =>
     {
         try
         {
@@ -196,6 +200,19 @@ public sealed class SpeakerLab : IAsyncDisposable
             Thread.Sleep(10);
         }
         return null;
+    }
+
+    /// <summary>Calls <paramref name="get"/> every 100 ms until <paramref name="done"/> holds or <paramref name="timeout"/> (15 s) passes; the last value.</summary>
+    public static T Retry<T>(Func<T> get, Func<T, bool> done, TimeSpan? timeout = null)
+    {
+        var clock = Stopwatch.StartNew();
+        T value = get();
+        while (!done(value) && clock.Elapsed < (timeout ?? TimeSpan.FromSeconds(15)))
+        {
+            Thread.Sleep(100);
+            value = get();
+        }
+        return value;
     }
 
     public string Logs(string node) => Speakers.TryGetValue(node, out var p) ? p.StdOut + p.StdErr : "";

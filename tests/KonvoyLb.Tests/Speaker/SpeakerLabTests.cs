@@ -31,7 +31,7 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
         {
             var expected = SpeakerLab.ExpectedOwner(ip);
             owners.Add(expected);
-            var answers = Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0);
+            var answers = SpeakerLab.Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0);
             output.WriteLine($"{ip}: {string.Join(" ", answers)} (expected {expected})");
             if (answers.Count == 0) output.WriteLine(lab.Logs(expected));
             AnsweredOnlyBy(expected, answers);
@@ -42,7 +42,7 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
         // Two Services sharing an address: one node answers once, and each Service has its own series.
         lab.AddService("web-0-shared", [ips[0]], SpeakerLab.NodeNames);
         var sharedOwner = SpeakerLab.ExpectedOwner(ips[0]);
-        var series = Retry(() => lab.Http(sharedOwner, "/metrics"), m => m.Contains("service=\"default/web-0-shared\""));
+        var series = SpeakerLab.Retry(() => lab.Http(sharedOwner, "/metrics"), m => m.Contains("service=\"default/web-0-shared\""));
         Assert.Contains($"metallb_speaker_announced{{service=\"default/web-0-shared\",protocol=\"layer2\",node=\"{sharedOwner}\",ip=\"{ips[0]}\"}} 1", series);
         Assert.Contains($"metallb_speaker_announced{{service=\"default/web-0\",protocol=\"layer2\",node=\"{sharedOwner}\",ip=\"{ips[0]}\"}} 1", series);
         AnsweredOnlyBy(sharedOwner, lab.ArpAnswers(lab.Client, ips[0]));
@@ -53,7 +53,7 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
         Thread.Sleep(500);
         Assert.Empty(lab.ArpAnswers(lab.Client, "192.0.2.220", count: 1));
         // The nodeAssigned Events say which node announces: Get-LbService shows it.
-        var shown = Retry(() => ModuleUnderTest.Run(lab.Lab, lab.Api.Namespace,
+        var shown = SpeakerLab.Retry(() => ModuleUnderTest.Run(lab.Lab, lab.Api.Namespace,
             $"Import-Module '{ModuleUnderTest.Path()}'; Get-LbService -Kubeconfig '{lab.Kubeconfig}' | Where-Object Name -like 'web-*' | ForEach-Object {{ $_.Name + '=' + $_.AnnouncingNode }}"),
             o => ips.Select((ip, i) => $"web-{i}={SpeakerLab.ExpectedOwner(ip)}").All(o.Contains));
         output.WriteLine(shown);
@@ -67,14 +67,14 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
         const string ip = "192.0.2.210";
         var first = SpeakerLab.NodeNames.First(n => n != SpeakerLab.ExpectedOwner(ip));
         lab.AddService("local", [ip], [first], local: true);
-        AnsweredOnlyBy(first, Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0 && a.All(m => m == Mac(first))));
+        AnsweredOnlyBy(first, SpeakerLab.Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0 && a.All(m => m == Mac(first))));
         Assert.Contains($"metallb_speaker_announced{{service=\"default/local\",protocol=\"layer2\",node=\"{first}\",ip=\"{ip}\"}} 1", lab.Http(first, "/metrics"));
         Assert.Contains($"metallb_layer2_responses_sent{{ip=\"{ip}\"}}", lab.Http(first, "/metrics"));
 
         var second = SpeakerLab.NodeNames.First(n => n != first);
         lab.SetEndpoints("local", [second]);
-        AnsweredOnlyBy(second, Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0 && a.All(m => m == Mac(second))));
-        var old = Retry(() => lab.Http(first, "/metrics"), m => !m.Contains(ip));
+        AnsweredOnlyBy(second, SpeakerLab.Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0 && a.All(m => m == Mac(second))));
+        var old = SpeakerLab.Retry(() => lab.Http(first, "/metrics"), m => !m.Contains(ip));
         Assert.DoesNotContain(ip, old);
     }
 
@@ -85,7 +85,7 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
         const string ip = "2001:db8::210";
         lab.AddService("six", [ip], SpeakerLab.NodeNames);
         var expected = SpeakerLab.ExpectedOwner(ip);
-        var mac = Retry(() =>
+        var mac = SpeakerLab.Retry(() =>
         {
             lab.Lab.Exec(lab.Client, "ping", "-6", "-n", "-c", "1", "-W", "1", ip);
             return lab.NeighbourMac(ip);
@@ -110,7 +110,7 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
         lab.AddService("ha", [ip], SpeakerLab.NodeNames);
         var ranking = KonvoyLb.Engine.Runtime.Speaker.Announcer.Ranking(System.Net.IPAddress.Parse(ip), SpeakerLab.NodeNames);
         var (owner, next, last) = (ranking[0], ranking[1], ranking[2]);
-        Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0 && a.All(m => m == Mac(owner)));
+        SpeakerLab.Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0 && a.All(m => m == Mac(owner)));
         // The client's kernel learns the owner (Linux takes gratuitous ARP only for addresses it has in its cache).
         lab.Lab.Exec(lab.Client, "ping", "-n", "-c", "1", "-W", "0.3", ip);
         Assert.Equal(Mac(owner), lab.NeighbourMac(ip));
@@ -158,7 +158,7 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
         const string ip = "192.0.2.225";
         lab.AddService("steady", [ip], SpeakerLab.NodeNames);
         var owner = SpeakerLab.ExpectedOwner(ip);
-        AnsweredOnlyBy(owner, Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0));
+        AnsweredOnlyBy(owner, SpeakerLab.Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0));
 
         // Every request fails and watches are cut for twice the Lease: the view is frozen, not failed over.
         lab.Kube.Faults.Outage = true;
@@ -176,7 +176,7 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
 
         // A configuration that fails validation is refused with its problem; the last good one stays in force.
         lab.SetConfig("address-pools:\n- name: default\n  protocol: layer3\n  addresses:\n  - 192.0.2.200-192.0.2.239\n");
-        Assert.True(Retry(() => lab.Logs(owner), l => l.Contains("configInvalid")).Contains("UnknownProtocol"), lab.Logs(owner));
+        Assert.True(SpeakerLab.Retry(() => lab.Logs(owner), l => l.Contains("configInvalid")).Contains("UnknownProtocol"), lab.Logs(owner));
         Assert.Contains("metallb_k8s_client_config_stale_bool 1", lab.Http(owner, "/metrics"));
         AnsweredOnlyBy(owner, lab.ArpAnswers(lab.Client, ip));
         Assert.True(lab.Speakers.Values.All(p => !p.HasExited));
@@ -188,7 +188,7 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
         await using var lab = await SpeakerLab.StartAsync();
         var ip = new[] { "192.0.2.200", "192.0.2.201", "192.0.2.202", "192.0.2.203" }.First(a => SpeakerLab.ExpectedOwner(a) == "node-3");
         lab.AddService("bridged", [ip], SpeakerLab.NodeNames);
-        Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0);
+        SpeakerLab.Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0);
 
         // node-3's address moves to a bridge br0 with eth0 as its port, as on a host running VMs.
         var ns = lab.Nodes["node-3"].Namespace;
@@ -199,7 +199,7 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
             "ip addr add 192.0.2.13/24 dev br0", "ip -6 addr add 2001:db8::13/64 dev br0 nodad", "ip link set br0 up",
         })
             lab.Lab.Exec(ns, cmd.Split(' ')).EnsureSuccess();
-        Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0 && a.All(m => m == bridgeMac), TimeSpan.FromSeconds(15));
+        SpeakerLab.Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0 && a.All(m => m == bridgeMac), TimeSpan.FromSeconds(15));
         // One answer a request: eth0, the bridge member, stays silent (arping counts duplicate replies as "extra").
         var arping = lab.Lab.Exec(lab.Client, "arping", "-c", "3", "-W", "0.2", "-i", "eth0", ip);
         output.WriteLine(arping.StdOut);
@@ -207,13 +207,13 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
         Assert.Contains("(0 extra)", arping.StdOut);
         Assert.DoesNotContain(Mac("node-3"), arping.StdOut);
         // The others learn br0's MAC from node-3's Lease.
-        Assert.Contains(bridgeMac, Retry(() => lab.Kube.Get("coordination.k8s.io/v1", "leases", "kubeaddons", "metallb-speaker-node-3")!.ToJsonString(), j => j.Contains(bridgeMac)));
+        Assert.Contains(bridgeMac, SpeakerLab.Retry(() => lab.Kube.Get("coordination.k8s.io/v1", "leases", "kubeaddons", "metallb-speaker-node-3")!.ToJsonString(), j => j.Contains(bridgeMac)));
 
         // The bridge goes away and comes back: the node stops answering, then answers again by itself.
         lab.Lab.Exec(ns, "ip", "link", "set", "br0", "down").EnsureSuccess();
-        Assert.Contains("interfaceGone", Retry(() => lab.Logs("node-3"), l => l.Contains("interfaceGone")));
+        Assert.Contains("interfaceGone", SpeakerLab.Retry(() => lab.Logs("node-3"), l => l.Contains("interfaceGone")));
         lab.Lab.Exec(ns, "ip", "link", "set", "br0", "up").EnsureSuccess();
-        Assert.Contains(bridgeMac, Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Contains(bridgeMac), TimeSpan.FromSeconds(15)));
+        Assert.Contains(bridgeMac, SpeakerLab.Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Contains(bridgeMac), TimeSpan.FromSeconds(15)));
     }
 
     [LabFact("arping")]
@@ -228,7 +228,7 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
         var chosen = SpeakerLab.NodeNames.First(n => n != SpeakerLab.ExpectedOwner(ip));
         lab.AddService("legacy", [ip], [], local: true);
         lab.SetLegacyEndpoints("legacy", [chosen]);
-        var answers = Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0);
+        var answers = SpeakerLab.Retry(() => lab.ArpAnswers(lab.Client, ip), a => a.Count > 0);
         AnsweredOnlyBy(chosen, answers);
         Assert.Contains("reading ready endpoints from Endpoints", lab.Logs(chosen));
     }
@@ -245,16 +245,4 @@ public sealed class SpeakerLabTests(ITestOutputHelper output)
     }
 
     static string ModuleUnderTestPwsh() => ModuleUnderTest.PwshDll();
-
-    static T Retry<T>(Func<T> get, Func<T, bool> done, TimeSpan? timeout = null)
-    {
-        var clock = Stopwatch.StartNew();
-        T value = get();
-        while (!done(value) && clock.Elapsed < (timeout ?? TimeSpan.FromSeconds(10)))
-        {
-            Thread.Sleep(100);
-            value = get();
-        }
-        return value;
-    }
 }
