@@ -26,6 +26,13 @@ public sealed class LbService
     public string? PendingReason { get; init; }
     /// <summary>The node announcing it, from the speaker's latest nodeAssigned event.</summary>
     public string? AnnouncingNode { get; init; }
+    /// <summary>layer2 or bgp, from the same event (null for a speaker that does not say).</summary>
+    public string? Protocol { get; init; }
+    /// <summary>
+    /// layer2: the announcing node. bgp: every node whose latest nodeAssigned event for the service says bgp (each node
+    /// announces its own routes), by name.
+    /// </summary>
+    public IReadOnlyList<string> AnnouncingNodes { get; init; } = Array.Empty<string>();
 }
 
 /// <summary>The live MetalLB configuration: the ConfigMap the chart renders.</summary>
@@ -65,6 +72,7 @@ public static class LbServices
             var requested = new List<string>();
             if (!string.IsNullOrEmpty(s.Spec!.LoadBalancerIP)) requested.Add(s.Spec.LoadBalancerIP);
             if (Annotation("loadBalancerIPs") is { } list) requested.AddRange(list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+            (string? Node, string? Protocol) announced = ips.Count == 0 || Latest(assignments, s) is not { } latest ? (null, null) : Announcement(latest.Message);
             return new LbService
             {
                 Namespace = s.Metadata.NamespaceProperty, Name = s.Metadata.Name, IPs = ips, RequestedIPs = requested,
@@ -73,7 +81,13 @@ public static class LbServices
                 LoadBalancerClass = s.Spec.LoadBalancerClass,
                 MetalLbAnnotations = annotations.Where(a => Prefixes.Any(p => a.Key.StartsWith(p, StringComparison.Ordinal))).ToDictionary(a => a.Key, a => a.Value),
                 PendingReason = ips.Count == 0 ? Latest(failures, s)?.Message : null,
-                AnnouncingNode = ips.Count == 0 ? null : NodeOf(Latest(assignments, s)?.Message),
+                AnnouncingNode = announced.Node,
+                Protocol = announced.Protocol,
+                AnnouncingNodes = announced.Protocol == "bgp"
+                    ? Matching(assignments, s).GroupBy(e => Announcement(e.Message).Node)
+                        .Select(g => Announcement(g.OrderBy(When).Last().Message)).Where(a => a.Protocol == "bgp" && a.Node is not null)
+                        .Select(a => a.Node!).Order(StringComparer.Ordinal).ToList()
+                    : announced.Node is { } node ? [node] : [],
             };
         }).OrderBy(s => s.Namespace).ThenBy(s => s.Name).ToList();
     }
@@ -82,17 +96,28 @@ public static class LbServices
         ? kube.Client.CoreV1.ListEventForAllNamespacesAsync(fieldSelector: field + ",involvedObject.kind=Service", cancellationToken: cancel)
         : kube.Client.CoreV1.ListNamespacedEventAsync(ns, fieldSelector: field + ",involvedObject.kind=Service", cancellationToken: cancel);
 
-    static Corev1Event? Latest(Corev1EventList events, V1Service s) => events.Items
+    static IEnumerable<Corev1Event> Matching(Corev1EventList events, V1Service s) => events.Items
         .Where(e => e.InvolvedObject?.Name == s.Metadata.Name && e.InvolvedObject?.NamespaceProperty == s.Metadata.NamespaceProperty
-                    && (e.InvolvedObject.Uid is null || e.InvolvedObject.Uid == s.Metadata.Uid))
-        .OrderBy(e => e.LastTimestamp ?? e.EventTime ?? e.Metadata.CreationTimestamp).LastOrDefault();
+                    && (e.InvolvedObject.Uid is null || e.InvolvedObject.Uid == s.Metadata.Uid));
 
-    /// <summary>The speaker writes 'announcing from node "NAME"'; older speakers wrote the node name alone.</summary>
-    static string? NodeOf(string? message)
+    static DateTime? When(Corev1Event e) => e.LastTimestamp ?? e.EventTime ?? e.Metadata.CreationTimestamp;
+
+    static Corev1Event? Latest(Corev1EventList events, V1Service s) => Matching(events, s).OrderBy(When).LastOrDefault();
+
+    /// <summary>
+    /// The node and protocol of a nodeAssigned message: 'announcing from node "NAME" with protocol "layer2"' (MetalLB
+    /// 0.10+ and KonvoyLb), 'announcing from node "NAME"' (0.9), or the node name alone (older speakers).
+    /// </summary>
+    public static (string? Node, string? Protocol) Announcement(string? message)
     {
-        if (message is null) return null;
-        int q = message.IndexOf('"');
-        return q >= 0 && message.IndexOf('"', q + 1) is var end and > 0 ? message[(q + 1)..end] : message.Trim();
+        if (message is null) return (null, null);
+        var quoted = System.Text.RegularExpressions.Regex.Matches(message, "\"([^\"]*)\"").Select(m => m.Groups[1].Value).ToList();
+        return quoted.Count switch
+        {
+            0 => (message.Trim(), null),
+            1 => (quoted[0], null),
+            _ => (quoted[0], quoted[1]),
+        };
     }
 
     public static List<(string Pool, IpRange Range)> PoolRanges(MetalLbConfig? config) =>

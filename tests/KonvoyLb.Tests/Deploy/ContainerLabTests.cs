@@ -169,6 +169,13 @@ public sealed class ContainerLabTests(ITestOutputHelper output)
             var ping = SpeakerLab.Retry(() => lab.Lab.Exec(lab.Client, "ping", "-n", "-c", "1", "-W", "1", routed!), r => r.ExitCode == 0);
             Assert.True(ping.ExitCode == 0, ping.StdOut + ping.StdErr);
 
+            // Get-LbService (the built module, in the LAN) shows who announces each and how, from the speakers' Events.
+            var shown = SpeakerLab.Retry(() => ModuleUnderTest.Run(lab.Lab, lab.Api.Namespace,
+                $"Import-Module '{ModuleUnderTest.Path()}'; Get-LbService -Kubeconfig '{lab.Kubeconfig}' | ForEach-Object {{ $_.Name + '=' + ($_.AnnouncingNodes -join ',') + '/' + $_.Protocol }}"),
+                o => o.Contains($"web={ranking[0]}/layer2") && o.Contains("routed=node-1,node-2,node-3/bgp"));
+            Assert.Contains($"web={ranking[0]}/layer2", shown);
+            Assert.Contains("routed=node-1,node-2,node-3/bgp", shown);
+
             // The owner's speaker container is killed: the client's traffic moves to the next in line.
             lab.Lab.Exec(lab.Client, "ping", "-n", "-c", "1", "-W", "0.3", web);
             Assert.Equal(SpeakerLab.MacOf(ranking[0]), lab.NeighbourMac(web));
@@ -216,6 +223,7 @@ public sealed class ContainerLabTests(ITestOutputHelper output)
         // Least privilege, as each service account's token asked.
         RbacTests.Check("speaker", used.Where(a => a.Token == SpeakerToken), output);
         RbacTests.Check("controller", used.Where(a => a.Token == ControllerToken), output);
-        Assert.All(used, a => Assert.Contains(a.Token, new[] { SpeakerToken, ControllerToken }));
+        // Nothing else called: the only other caller is the test's own Get-LbService, with the admin kubeconfig.
+        Assert.All(used, a => Assert.Contains(a.Token, new[] { SpeakerToken, ControllerToken, FakeKubeApi.AnonymousToken }));
     }
 }

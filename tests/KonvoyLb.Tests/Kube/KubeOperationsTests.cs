@@ -232,7 +232,18 @@ public sealed class KubeOperationsTests : IAsyncLifetime
         _api.Put("v1", "events", "shop", Event("db.2", "db", "shop", "AllocationFailed", "Failed to allocate IP for \"shop/db\": \"203.0.113.9\" is not allowed in config", t));
         _api.Put("v1", "events", "shop", Event("web.1", "web", "shop", "nodeAssigned", "announcing from node \"node-1\"", t.AddMinutes(-3)));
         _api.Put("v1", "events", "shop", Event("web.2", "web", "shop", "nodeAssigned", "announcing from node \"node-2\"", t));
+        // BGP: every node announces its own route and writes its own Event; node-2's older layer2 one is history.
+        _api.Put("v1", "events", "shop", Event("api.1", "api", "shop", "nodeAssigned", "announcing from node \"node-2\" with protocol \"layer2\"", t.AddMinutes(-10)));
+        _api.Put("v1", "events", "shop", Event("api.2", "api", "shop", "nodeAssigned", "announcing from node \"node-3\" with protocol \"bgp\"", t.AddMinutes(-2)));
+        _api.Put("v1", "events", "shop", Event("api.3", "api", "shop", "nodeAssigned", "announcing from node \"node-1\" with protocol \"bgp\"", t));
     }
+
+    [Theory]
+    [InlineData("announcing from node \"node-1\" with protocol \"bgp\"", "node-1", "bgp")]
+    [InlineData("announcing from node \"node-1\"", "node-1", null)]
+    [InlineData("node-1", "node-1", null)]
+    public void A_nodeAssigned_message_gives_its_node_and_protocol(string message, string node, string? protocol) =>
+        Assert.Equal((node, protocol), LbServices.Announcement(message));
 
     [Fact]
     public async Task ServicesShowTheirPoolsWhyTheyArePendingAndWhoAnnounces()
@@ -245,6 +256,10 @@ public sealed class KubeOperationsTests : IAsyncLifetime
         Assert.Equal(new[] { "api", "db", "web" }, services.Keys.Order());
         Assert.Equal(new[] { "default" }, services["web"].Pools);
         Assert.Equal("node-2", services["web"].AnnouncingNode);
+        Assert.Equal(new[] { "node-2" }, services["web"].AnnouncingNodes);
+        Assert.Null(services["web"].Protocol);
+        Assert.Equal("bgp", services["api"].Protocol);
+        Assert.Equal(new[] { "node-1", "node-3" }, services["api"].AnnouncingNodes);
         Assert.Equal(new[] { "routed" }, services["api"].Pools);
         Assert.Equal("routed", services["api"].RequestedPool);
         Assert.True(services["db"].Pending);
