@@ -15,7 +15,7 @@
         'Get-LbBgpPeer', 'Set-LbBgpPeer', 'Remove-LbBgpPeer'
         'Get-LbBgpCommunity', 'Set-LbBgpCommunity', 'Remove-LbBgpCommunity'
         'Enable-LbAddon', 'Disable-LbAddon'
-        'Test-LbConfig', 'ConvertTo-LbCrd', 'Test-LbVipReachability'
+        'Test-LbConfig', 'ConvertTo-LbCrd', 'ConvertTo-LbConfigMap', 'Test-LbVipReachability'
         'Restart-LbController', 'Get-LbService', 'Test-LbConfigChange', 'Test-LbBgpPeer'
         'Start-LbController'
         'Start-LbSpeaker'

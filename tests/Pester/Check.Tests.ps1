@@ -1,5 +1,5 @@
 #Requires -Modules Pester
-# Test-LbConfig and ConvertTo-LbCrd through the built module.
+# Test-LbConfig, ConvertTo-LbCrd and ConvertTo-LbConfigMap through the built module.
 
 BeforeAll {
     Import-Module $env:KONVOYLB_MODULE -Force
@@ -95,5 +95,52 @@ Describe 'ConvertTo-LbCrd' {
         $out = Join-Path $TestDrive 'none.yaml'
         ConvertTo-LbCrd -Path (New-Cluster) -OutFile $out -WhatIf
         $out | Should -Not -Exist
+    }
+}
+
+Describe 'ConvertTo-LbConfigMap' {
+    It 'renders configInline as written, comments kept, and the result means what cluster.yaml means (<_>)' -ForEach @(
+        'onprem-v1beta2.cluster.yaml', 'onprem-v1beta1.cluster.yaml', 'docker-provisioner-v1beta2.cluster.yaml') {
+        $path = New-Cluster $_
+        $yaml = ConvertTo-LbConfigMap -Path $path
+        $yaml | Should -Match '(?m)^kind: ConfigMap$'
+        $yaml | Should -Match '(?m)^  namespace: kubeaddons$'
+        $yaml | Should -Match '(?m)^    app: metallb$'
+        $yaml | Should -Match '(?m)^  config: \|$'
+        $map = Join-Path $TestDrive "configmap-$_"
+        Set-Content -Path $map -Value $yaml -NoNewline
+        # The ConfigMap read back (as MetalLB reads it) gives the same resources as cluster.yaml itself.
+        ConvertTo-LbCrd -MetalLbConfigPath $map | Should -Be (ConvertTo-LbCrd -Path $path)
+    }
+
+    It 'keeps the comments of configInline, also above its first key' {
+        $yaml = ConvertTo-LbConfigMap -Path (Join-Path $PSScriptRoot '../../examples/cluster.yaml')
+        $yaml | Should -Match '(?m)^    # BGP peers: the top-of-rack routers$'
+        $yaml | Should -Match '(?m)^      # configure addresses for your network$'
+    }
+
+    It 'is what examples/deploy/configmap.yaml holds for the bundled example' {
+        $expected = ConvertTo-LbConfigMap -Path (Join-Path $PSScriptRoot '../../examples/cluster.yaml')
+        $file = (Get-Content (Join-Path $PSScriptRoot '../../examples/deploy/configmap.yaml') -Raw) -replace '(?m)\A(#.*\n)+', ''
+        $file | Should -Be $expected
+    }
+
+    It 'writes to a file atomically, and -WhatIf writes nothing' {
+        $out = Join-Path $TestDrive 'cm.yaml'
+        ConvertTo-LbConfigMap -Path (New-Cluster) -Namespace metallb-system -Name config -OutFile $out
+        Get-Content $out -Raw | Should -Match '(?m)^  name: config\n  namespace: metallb-system$'
+        $none = Join-Path $TestDrive 'none-cm.yaml'
+        ConvertTo-LbConfigMap -Path (New-Cluster) -OutFile $none -WhatIf
+        $none | Should -Not -Exist
+    }
+
+    It 'refuses a configuration MetalLB would refuse, and a file without the addon' {
+        $path = New-Cluster
+        (Get-Content $path -Raw) -replace 'protocol: layer2', 'protocol: layer9' | Set-Content $path -NoNewline
+        $out = Join-Path $TestDrive 'bad-cm.yaml'
+        { ConvertTo-LbConfigMap -Path $path -OutFile $out } | Should -Throw -ErrorId 'CannotConvert,*'
+        $out | Should -Not -Exist
+        { ConvertTo-LbConfigMap -Path (New-Cluster 'aws-reference-v1beta2.cluster.yaml') } | Should -Throw -ErrorId 'MetalLbAddonNotFound,*'
+        { ConvertTo-LbConfigMap -Namespace 'Not_Valid' } | Should -Throw -ErrorId 'ParameterArgumentValidationError,*'
     }
 }

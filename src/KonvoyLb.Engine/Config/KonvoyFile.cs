@@ -32,6 +32,32 @@ public sealed class MetalLbAddon
     public bool ValuesIsInlineString => ValuesNode is { IsBlock: false, IsNull: false };
     public ConfigDocument Document { get; init; } = null!;
     public MetalLbConfig Config => Document.Config;
+    /// <summary>
+    /// configInline as MetalLB reads it from the chart's ConfigMap: its lines as written (comments kept), indented
+    /// from column 1, with "\n" line ends; "" when there is none.
+    /// </summary>
+    public string ConfigInlineText { get; init; } = "";
+
+    /// <summary>The text of <paramref name="node"/> inside <paramref name="values"/>, its lines moved left to column 1.</summary>
+    internal static string Dedent(string values, YNode? node)
+    {
+        if (node is null or YScalar) return "";
+        if (node.IsFlow) return values[node.Start..node.End] + "\n";
+        int begin = node.Start == 0 ? 0 : values.LastIndexOf('\n', node.Start - 1) + 1;
+        int indent = node.Column - 1;
+        // Comments just above the first key (under "configInline:") belong to the configuration too.
+        while (begin > 0)
+        {
+            int previous = begin - 1 == 0 ? 0 : values.LastIndexOf('\n', begin - 2) + 1;
+            var line = values[previous..(begin - 1)].TrimEnd('\r');
+            if (!line.TrimStart().StartsWith('#') || line.Length - line.TrimStart().Length < indent) break;
+            begin = previous;
+        }
+        var lines = values[begin..node.End].Replace("\r\n", "\n").Split('\n')
+            .Select(l => l.Length >= indent && l[..indent].All(c => c == ' ') ? l[indent..] : l.TrimStart())
+            .Reverse().SkipWhile(l => l.Trim().Length == 0 || l.TrimStart().StartsWith('#')).Reverse();
+        return string.Join("\n", lines) + "\n";
+    }
 }
 
 /// <summary>
@@ -191,6 +217,7 @@ public sealed class KonvoyFile
             RepositoryUrl = (repo["configRepository"] as YScalar)?.Value,
             Enabled = enabledNode is not null && ScalarText.ParseBool(enabledNode.Value) == true,
             Document = new ConfigDocument(configInline, locate, Locate((YNode?)valuesNode ?? entry)),
+            ConfigInlineText = MetalLbAddon.Dedent(inner, configInline),
         };
     }
 

@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using System.Text;
 using KonvoyLb.Engine;
 using KonvoyLb.Engine.Config;
 using KonvoyLb.Infrastructure;
@@ -30,15 +29,6 @@ public sealed class ConvertToLbCrd : ConfigSourceCmdlet
         IEnumerable<ConfigDocument> documents = FromMetalLbConfig
             ? new[] { LoadMetalLbConfig() }
             : ResolvePaths().Select(p => Load(p).Addon?.Document ?? Run<ConfigDocument>(() => throw LbErrors.MetalLbAddonNotFound(p)));
-        var yaml = documents.Select(doc => Run(() => CrdConverter.Convert(doc, Namespace))).ToList();
-        if (OutFile is null)
-        {
-            WriteObject(yaml, enumerateCollection: true);
-            return;
-        }
-        // Several files (a wildcard -Path) go into one file, one after the other, never the last one alone.
-        string target = GetUnresolvedProviderPathFromPSPath(OutFile);
-        if (ShouldProcess(target, "Write MetalLB custom resources"))
-            Run(() => AtomicFile.Write(target, Encoding.UTF8.GetBytes(string.Concat(yaml))));
+        WriteYaml(documents.Select(doc => Run(() => CrdConverter.Convert(doc, Namespace))).ToList(), OutFile, "Write MetalLB custom resources");
     }
 }

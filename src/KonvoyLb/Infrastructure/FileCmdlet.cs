@@ -146,6 +146,22 @@ public abstract class FileCmdlet : LbCmdlet
 
     protected KonvoyFile Load(string path) => Run(() => KonvoyFile.Load(path));
 
+    /// <summary>
+    /// YAML made from the files read: to the pipeline (one string per file), or with <paramref name="outFile"/> into
+    /// that file, atomically, all of them one after the other (joined by <paramref name="separator"/>), never the last alone.
+    /// </summary>
+    protected void WriteYaml(IReadOnlyList<string> yaml, string? outFile, string action, string separator = "")
+    {
+        if (outFile is null)
+        {
+            WriteObject(yaml, enumerateCollection: true);
+            return;
+        }
+        string target = GetUnresolvedProviderPathFromPSPath(outFile);
+        if (yaml.Count > 0 && ShouldProcess(target, action))
+            Run(() => AtomicFile.Write(target, System.Text.Encoding.UTF8.GetBytes(string.Join(separator, yaml))));
+    }
+
     /// <summary>The metallb configuration of a file (or a copy of it), or the error that says how to add the addon.</summary>
     protected static MetalLbConfig RequireConfig(KonvoyFile file, MetalLbConfig? config) =>
         config ?? throw LbErrors.MetalLbAddonNotFound(file.Path);
