@@ -54,5 +54,7 @@ try {
 }
 catch {
     [Console]::Error.WriteLine("konvoylb: $($_.Exception.Message)")
+    # A bug (InternalError): the whole exception, with its stack, for the report.
+    if ($_.FullyQualifiedErrorId -like 'InternalError*') { [Console]::Error.WriteLine($_.Exception.ToString()) }
     exit 1
 }

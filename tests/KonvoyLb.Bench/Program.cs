@@ -12,6 +12,7 @@ var benchmarks = new Dictionary<string, Func<string>>
     ["speaker"] = SpeakerBench.Run,
     ["speaker-rss"] = SpeakerBench.RunRss,
     ["speaker-bgp"] = SpeakerBgpBench.Run,
+    ["container"] = ContainerBench.Run,
 };
 if (args.Length != 2 || !benchmarks.TryGetValue(args[0], out var run))
 {

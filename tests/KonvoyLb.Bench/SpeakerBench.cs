@@ -88,10 +88,10 @@ static class SpeakerBench
     }
 
     static double Ms(TimeSpan? t) => t?.TotalMilliseconds ?? double.NaN;
-    static double Median(List<double> v) => v.Order().ElementAt(v.Count / 2);
-    static string Runs(List<double> v) => string.Join(", ", v.Select(x => x.ToString("0", CultureInfo.InvariantCulture)));
+    internal static double Median(List<double> v) => v.Order().ElementAt(v.Count / 2);
+    internal static string Runs(List<double> v) => string.Join(", ", v.Select(x => x.ToString("0", CultureInfo.InvariantCulture)));
 
-    static void Until(Func<bool> done)
+    internal static void Until(Func<bool> done)
     {
         var clock = Stopwatch.StartNew();
         while (!done() && clock.Elapsed < TimeSpan.FromSeconds(20)) Thread.Sleep(100);
@@ -141,7 +141,7 @@ static class SpeakerBench
         return rss;
     }
 
-    static double RssMiB(int pid)
+    internal static double RssMiB(int pid)
     {
         var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
         return double.Parse(Regex.Match(line, @"\d+").Value, CultureInfo.InvariantCulture) / 1024;

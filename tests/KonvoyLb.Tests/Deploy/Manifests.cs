@@ -83,9 +83,9 @@ public sealed record PodSpec(
     /// <summary>
     /// podman run's options for this pod on <paramref name="nodeName"/>, in the network namespace <paramref name="netns"/>,
     /// with the service account's token, CA and namespace mounted where Kubernetes mounts them and the API server's
-    /// address in KUBERNETES_SERVICE_HOST/PORT, as the kubelet gives every pod.
+    /// address in KUBERNETES_SERVICE_HOST/PORT, as the kubelet gives every pod (no mount without <paramref name="serviceAccountDir"/>).
     /// </summary>
-    public List<string> PodmanRunOptions(string name, string netns, string nodeName, string serviceAccountDir, string apiHost, int apiPort)
+    public List<string> PodmanRunOptions(string name, string netns, string nodeName, string? serviceAccountDir, string apiHost, int apiPort)
     {
         var o = new List<string> { "--name", name, "--label", "konvoylb.lab=" + netns, "--pull=never", "--network", "ns:/run/netns/" + netns };
         // Kubernetes runs the image's entrypoint with the manifest's args: the image under test gets exactly these.
@@ -108,7 +108,7 @@ public sealed record PodSpec(
             o.AddRange(["--env", $"{envName}={resolved}"]);
         }
         o.AddRange(["--env", "KUBERNETES_SERVICE_HOST=" + apiHost, "--env", "KUBERNETES_SERVICE_PORT=" + apiPort.ToString(CultureInfo.InvariantCulture)]);
-        o.AddRange(["--volume", serviceAccountDir + ":/var/run/secrets/kubernetes.io/serviceaccount:ro"]);
+        if (serviceAccountDir is not null) o.AddRange(["--volume", serviceAccountDir + ":/var/run/secrets/kubernetes.io/serviceaccount:ro"]);
         return o;
     }
 

@@ -94,16 +94,3 @@ public sealed class PodmanContainer : IDisposable
 
     public void Dispose() => Podman.Run("rm", "-f", "-t", "0", Name);
 }
-
-/// <summary>
-/// A test that runs the image with podman in the namespace lab (and needs <paramref name="tools"/> there). Skipped
-/// outside CI, with the reason, where podman or the image is missing; under CI it always runs and fails instead.
-/// </summary>
-[AttributeUsage(AttributeTargets.Method, AllowMultiple = false)]
-public sealed class ContainerFactAttribute : FactAttribute
-{
-    public ContainerFactAttribute(params string[] tools)
-    {
-        Skip = NetLab.SkipReason(tools) ?? (NetLab.InCI ? null : Podman.Unavailable() is { } why ? $"{why} (skipped outside CI)" : null)!;
-    }
-}

@@ -29,3 +29,16 @@ public sealed class LabTheoryAttribute : TheoryAttribute
 
     public IReadOnlyList<string> Tools { get; }
 }
+
+/// <summary>
+/// A test that runs the image with podman in the namespace lab (and needs <paramref name="tools"/> there). Skipped
+/// outside CI, with the reason, where podman or the image is missing; under CI it always runs and fails instead.
+/// </summary>
+[AttributeUsage(AttributeTargets.Method, AllowMultiple = false)]
+public sealed class ContainerFactAttribute : FactAttribute
+{
+    public ContainerFactAttribute(params string[] tools)
+    {
+        Skip = NetLab.SkipReason(tools) ?? (NetLab.InCI ? null : Deploy.Podman.Unavailable() is { } why ? $"{why} (skipped outside CI)" : null)!;
+    }
+}
