@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests need: the network-namespace lab (iproute2,
 # ping, arping, ndisc6, tcpdump), the BGP peers (BIRD 2, FRR, GoBGP) and the container tools of the
-# image and its end-to-end tests (podman, runc, debootstrap), and sets podman up for this machine.
+# image and its end-to-end tests (podman, runc, debootstrap), OpenSSH (servers inside lab hosts for
+# Test-LbVipReachability -FromInventory), and sets podman up for this machine.
 #
 # Idempotent: a package that dpkg already reports as installed is skipped, and `apt-get update`
 # runs only when something is missing. Installing never starts or enables a system service: a
 # temporary policy-rc.d refuses every start, the units the new packages enabled are disabled
-# again, and any routing daemon that appeared during the install is stopped by its PID.
+# again, and any routing daemon or sshd that appeared during the install is stopped by its PID.
 #
 # Usage: tools/Install-Prerequisites.sh          (as root; prints one line per package)
 # Exit:  0 all present or installed, 1 something missing and not root, 2 the install failed.
 set -euo pipefail
 
-PACKAGES=(iproute2 iputils-ping arping ndisc6 tcpdump bird2 frr gobgpd podman runc debootstrap)
+PACKAGES=(iproute2 iputils-ping arping ndisc6 tcpdump bird2 frr gobgpd podman runc debootstrap openssh-server openssh-client)
 # Services the packages above ship; disabled again if this run installed their package.
-declare -A SERVICES=([bird2]='bird' [frr]='frr' [gobgpd]='gobgpd' [podman]='podman.socket')
+declare -A SERVICES=([bird2]='bird' [frr]='frr' [gobgpd]='gobgpd' [podman]='podman.socket' [openssh-server]='ssh')
 # Daemons that must not be left running by the install.
-DAEMONS='bird|bird6|bgpd|zebra|watchfrr|mgmtd|staticd|gobgpd'
+DAEMONS='bird|bird6|bgpd|zebra|watchfrr|mgmtd|staticd|gobgpd|sshd'
 
 is_installed() {
     [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == installed ]]
