@@ -85,7 +85,7 @@ public static class LbServices
                 Protocol = announced.Protocol,
                 AnnouncingNodes = announced.Protocol == "bgp"
                     ? Matching(assignments, s).GroupBy(e => Announcement(e.Message).Node)
-                        .Select(g => Announcement(g.OrderBy(When).Last().Message)).Where(a => a.Protocol == "bgp" && a.Node is not null)
+                        .Select(g => Announcement(g.OrderBy(When).ThenBy(Stored).Last().Message)).Where(a => a.Protocol == "bgp" && a.Node is not null)
                         .Select(a => a.Node!).Order(StringComparer.Ordinal).ToList()
                     : announced.Node is { } node ? [node] : [],
             };
@@ -102,7 +102,11 @@ public static class LbServices
 
     static DateTime? When(Corev1Event e) => e.LastTimestamp ?? e.EventTime ?? e.Metadata.CreationTimestamp;
 
-    static Corev1Event? Latest(Corev1EventList events, V1Service s) => Matching(events, s).OrderBy(When).LastOrDefault();
+    // Timestamps have whole seconds: two Events of the same second (an address taken over and given back at once) are
+    // ordered by their resourceVersion, which the API server gives in the order it stored them.
+    static long Stored(Corev1Event e) => long.TryParse(e.Metadata?.ResourceVersion, out var rv) ? rv : 0;
+
+    static Corev1Event? Latest(Corev1EventList events, V1Service s) => Matching(events, s).OrderBy(When).ThenBy(Stored).LastOrDefault();
 
     /// <summary>
     /// The node and protocol of a nodeAssigned message: 'announcing from node "NAME" with protocol "layer2"' (MetalLB

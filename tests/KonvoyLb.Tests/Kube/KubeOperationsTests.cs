@@ -231,6 +231,8 @@ public sealed class KubeOperationsTests : IAsyncLifetime
         _api.Put("v1", "events", "shop", Event("db.1", "db", "shop", "AllocationFailed", "Failed to allocate IP for \"shop/db\": no available IPs", t.AddMinutes(-5)));
         _api.Put("v1", "events", "shop", Event("db.2", "db", "shop", "AllocationFailed", "Failed to allocate IP for \"shop/db\": \"203.0.113.9\" is not allowed in config", t));
         _api.Put("v1", "events", "shop", Event("web.1", "web", "shop", "nodeAssigned", "announcing from node \"node-1\"", t.AddMinutes(-3)));
+        // The same second, stored earlier (listed later by name): the later-stored one is the latest.
+        _api.Put("v1", "events", "shop", Event("web.9", "web", "shop", "nodeAssigned", "announcing from node \"node-1\"", t));
         _api.Put("v1", "events", "shop", Event("web.2", "web", "shop", "nodeAssigned", "announcing from node \"node-2\"", t));
         // BGP: every node announces its own route and writes its own Event; node-2's older layer2 one is history.
         _api.Put("v1", "events", "shop", Event("api.1", "api", "shop", "nodeAssigned", "announcing from node \"node-2\" with protocol \"layer2\"", t.AddMinutes(-10)));
