@@ -11,15 +11,19 @@ namespace KonvoyLb.Tests.Lab;
 /// that a client in another lab namespace (the OpenSSH client through <see cref="NetLab.Exec(LabHost, string[])"/>,
 /// or .NET code through <see cref="NetLab.RunIn(LabHost, Action, TimeSpan?)"/>) can log in as root with
 /// a key, and its commands run inside that host's namespace. Everything (configuration, host keys,
-/// client keys, authorized_keys, PID files) lives in a private temporary directory; nothing under
-/// /etc/ssh or /root/.ssh is read or written, and the system's sshd is never touched. The daemons
+/// client keys, authorized_keys, PID files) lives in a private temporary directory; no configuration
+/// or key of /etc/ssh is used, nothing under /root/.ssh is read or written, and the system's sshd is
+/// never touched (only /run/sshd, its privilege-separation directory, is made when missing). The daemons
 /// are started through <see cref="NetLab.Start(LabHost, string[])"/> in the foreground, so the lab
 /// stops them at the latest on its Dispose.
 /// </summary>
 /// <remarks>
 /// Each sshd has one host key (ed25519). Login: root, public key only (no password, no PAM, no
 /// keyboard-interactive). <see cref="ClientKeyPath"/> and <see cref="EncryptedClientKeyPath"/> are
-/// authorized on every host, <see cref="WrongKeyPath"/> nowhere.
+/// authorized on every host, <see cref="WrongKeyPath"/> nowhere. Sessions run as root with the
+/// working directory /root, but with HOME set to DIRECTORY/HOST/home (sshd_config SetEnv): bash
+/// sources ~/.bashrc even for a command over ssh, and root's real dotfiles (a slow ~/.bashrc, ~/.ssh)
+/// must not take part in the tests.
 /// </remarks>
 public sealed class SshServers : IDisposable
 {
@@ -29,6 +33,8 @@ public sealed class SshServers : IDisposable
     /// <summary>sshd's privilege-separation directory (compiled into Debian's sshd; must exist, root-owned, 0755).</summary>
     const string PrivilegeSeparationDirectory = "/run/sshd";
     const string Sshd = "/usr/sbin/sshd";
+    const string DirectoryPrefix = "konvoylb-ssh-";
+    const string LabFile = "lab";
     static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(10);
 
     sealed class Server(LabHost host, string directory)
@@ -39,6 +45,7 @@ public sealed class SshServers : IDisposable
         public LabProcess? Process;
         public string Config => Path.Combine(Directory, "sshd_config");
         public string HostKey => Path.Combine(Directory, "ssh_host_ed25519_key");
+        public string Home => Path.Combine(Directory, "home");
     }
 
     readonly NetLab lab;
@@ -80,7 +87,8 @@ public sealed class SshServers : IDisposable
     /// Generates the client keys and, per host, a host key and an sshd_config in a new temporary
     /// directory, starts an sshd inside each host's namespace listening on its first IPv4 address and
     /// <paramref name="port"/>, and waits until each one sends its SSH banner there. Throws with
-    /// sshd's output when one does not come up.
+    /// sshd's output when one does not come up. First deletes the directories that crashed runs left
+    /// (those whose lab has no marker any more).
     /// </summary>
     public static SshServers Start(NetLab lab, IEnumerable<LabHost> hosts, int port = 22)
     {
@@ -98,11 +106,13 @@ public sealed class SshServers : IDisposable
         if (ProcessRunner.FindTool(Sshd) is null || ProcessRunner.FindTool("ssh-keygen") is null)
             throw new FileNotFoundException("OpenSSH (sshd, ssh-keygen) is not installed (run tools/Install-Prerequisites.sh as root)");
         EnsurePrivilegeSeparationDirectory();
+        RemoveStaleDirectories();
 
-        var dir = System.IO.Directory.CreateTempSubdirectory("konvoylb-ssh-").FullName;
+        var dir = System.IO.Directory.CreateTempSubdirectory(DirectoryPrefix).FullName;
         var servers = new SshServers(lab, dir, port);
         try
         {
+            File.WriteAllText(Path.Combine(dir, LabFile), lab.Prefix + "\n");
             GenerateKey(servers.ClientKeyPath, "", "konvoylb-lab-client");
             GenerateKey(servers.EncryptedClientKeyPath, Passphrase, "konvoylb-lab-client-encrypted");
             GenerateKey(servers.WrongKeyPath, "", "konvoylb-lab-wrong");
@@ -111,7 +121,7 @@ public sealed class SshServers : IDisposable
             foreach (var h in list)
             {
                 var server = new Server(h, Path.Combine(dir, h.Name));
-                System.IO.Directory.CreateDirectory(server.Directory);
+                System.IO.Directory.CreateDirectory(server.Home);
                 GenerateKey(server.HostKey, "", $"konvoylb-lab-{h.Name}");
                 File.WriteAllText(server.Config, servers.ConfigText(server));
                 lock (servers.gate) servers.servers[h] = server;
@@ -292,6 +302,8 @@ public sealed class SshServers : IDisposable
         sb.AppendLine("PrintLastLog no");
         // ~/.ssh/rc would be root's real one.
         sb.AppendLine("PermitUserRC no");
+        // Not root's real home: Debian's bash runs ~/.bashrc for every command over ssh.
+        sb.AppendLine($"SetEnv HOME={server.Home}");
         sb.AppendLine("X11Forwarding no");
         // Tests connect to many hosts at once and in quick succession: no random early drops.
         sb.AppendLine("MaxStartups 100");
@@ -305,21 +317,28 @@ public sealed class SshServers : IDisposable
         server.Process = lab.Start(server.Host, Sshd, "-D", "-e", "-f", server.Config);
     }
 
-    /// <summary>Waits until sshd sends its banner on the host's address and port, connecting from inside the host.</summary>
+    /// <summary>
+    /// Waits until this sshd reports that it listens (another listener on the same address and port
+    /// would answer a probe too) and a banner comes from its address and port, connecting from inside the host.
+    /// </summary>
     void WaitUntilListening(Server server)
     {
         var process = server.Process!;
         var endpoint = new IPEndPoint(server.Host.IPv4!, Port);
+        var listening = $"Server listening on {endpoint.Address} port {Port}.";
         var clock = Stopwatch.StartNew();
-        string? lastError = null;
+        string? lastError = "no \"" + listening + "\" from sshd yet";
         while (true)
         {
             if (process.HasExited)
                 throw new InvalidOperationException($"sshd on {server.Host} exited before listening on {endpoint}: {process.Stop()}\n--- {server.Config} ---\n{File.ReadAllText(server.Config)}");
             if (clock.Elapsed > StartTimeout)
-                throw new TimeoutException($"sshd on {server.Host} sent no SSH banner on {endpoint} within {StartTimeout.TotalSeconds:0} s (last error: {lastError})\n{process}: {process.StdErr}");
-            lastError = lab.RunIn(server.Host, () => Probe(endpoint), TimeSpan.FromSeconds(5));
-            if (lastError is null) return;
+                throw new TimeoutException($"sshd on {server.Host} not ready on {endpoint} within {StartTimeout.TotalSeconds:0} s (last error: {lastError})\n{process}: {process.StdErr}");
+            if (process.StdErr.Contains(listening, StringComparison.Ordinal))
+            {
+                lastError = lab.RunIn(server.Host, () => Probe(endpoint), TimeSpan.FromSeconds(5));
+                if (lastError is null) return;
+            }
             Thread.Sleep(20);
         }
     }
@@ -381,6 +400,25 @@ public sealed class SshServers : IDisposable
             }
         }
         return result;
+    }
+
+    /// <summary>
+    /// Deletes the directories of servers whose lab is gone (a crashed test run): each names its lab
+    /// in a file, and a live lab keeps its marker in <see cref="NetLab.MarkerDirectory"/>.
+    /// </summary>
+    static void RemoveStaleDirectories()
+    {
+        foreach (var dir in System.IO.Directory.EnumerateDirectories(Path.GetTempPath(), DirectoryPrefix + "*"))
+        {
+            try
+            {
+                var prefix = File.ReadAllText(Path.Combine(dir, LabFile)).Trim();
+                if (prefix.StartsWith(NetLab.NamePrefix, StringComparison.Ordinal) && !prefix.Contains('/') &&
+                    !File.Exists(Path.Combine(NetLab.MarkerDirectory, prefix)))
+                    System.IO.Directory.Delete(dir, recursive: true);
+            }
+            catch (Exception) { } // no lab file (yet): not ours to judge
+        }
     }
 
     static void GenerateKey(string path, string passphrase, string comment) =>

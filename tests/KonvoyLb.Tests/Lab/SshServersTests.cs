@@ -79,6 +79,11 @@ public sealed class SshServersTests(ITestOutputHelper output)
             Assert.Equal(print.StdOut.Split(' ')[1], rig.Ssh.Fingerprint(server));
         }
         Assert.NotEqual(rig.Ssh.Fingerprint(rig.Servers[0]), rig.Ssh.Fingerprint(rig.Servers[1]));
+
+        // Sessions get a private HOME (root's real dotfiles stay out), but run as root.
+        var env = Ssh(rig, rig.Servers[0], rig.Ssh.ClientKeyPath, knownHosts, "printenv", "HOME", "USER");
+        Assert.True(env.Succeeded, env.ToString());
+        Assert.Equal($"{Path.Combine(rig.Ssh.Directory, "s1", "home")}\nroot\n", env.StdOut);
         Assert.DoesNotContain("/root/.ssh", File.ReadAllText(Path.Combine(rig.Ssh.Directory, "s1", "sshd_config")));
         output.WriteLine($"done in {clock.ElapsedMilliseconds} ms");
     }
@@ -180,6 +185,24 @@ public sealed class SshServersTests(ITestOutputHelper output)
         var unlocked = rig.Lab.Exec(rig.Client, argv.ToArray());
         Assert.True(unlocked.Succeeded, unlocked.ToString());
         Assert.Contains("Accepted publickey for root", rig.Ssh.Log(server));
+    }
+
+    [LabFact("sshd", "ssh-keygen")]
+    public void An_sshd_that_cannot_start_fails_Start_with_its_own_message_and_leaves_nothing_behind()
+    {
+        using var rig = Create();
+        var server = rig.Servers[0];
+        var e = Assert.Throws<InvalidOperationException>(() => SshServers.Start(rig.Lab, [server]).Dispose());
+        output.WriteLine(e.Message);
+        Assert.Contains("Address already in use", e.Message);
+        Assert.Contains($"ListenAddress {server.IPv4}", e.Message);
+        // The failed start deleted its directory (only the first one's names this host); the first sshd still serves.
+        var configs = System.IO.Directory.EnumerateDirectories(Path.GetTempPath(), "konvoylb-ssh-*")
+            .Select(d => Path.Combine(d, server.Name, "sshd_config"))
+            .Where(f => File.Exists(f) && File.ReadAllText(f).Contains(server.Namespace));
+        Assert.Equal([Path.Combine(rig.Ssh.Directory, server.Name, "sshd_config")], configs);
+        var knownHosts = rig.Ssh.WriteKnownHosts(rig.Servers);
+        Assert.True(Ssh(rig, server, rig.Ssh.ClientKeyPath, knownHosts, "true").Succeeded);
     }
 
     static int CountOf(string text, string what)
