@@ -74,6 +74,14 @@ public enum ErrorId
     NeedsRawSockets,
     InterfaceDown,
     ProbeFailed,
+    // Probes from the inventory's hosts over SSH (one host's fault; the others go on)
+    SshUnreachable,
+    SshAuthenticationFailed,
+    SshHostKeyUnknown,
+    SshHostKeyMismatch,
+    SshCommandFailed,
+    RemoteToolsMissing,
+    RemoteArpingNeedsRoot,
     // The Kubernetes API
     KubeconfigNotFound,
     KubeconfigInvalid,
@@ -130,7 +138,7 @@ public sealed record Finding(Severity Severity, ErrorId Code, string Message, st
 }
 
 /// <summary>Which PowerShell ErrorCategory an error belongs to (kept free of PowerShell types).</summary>
-public enum ErrorKind { ObjectNotFound, InvalidData, InvalidArgument, WriteError, ResourceUnavailable, NotImplemented, InvalidOperation, PermissionDenied, LimitsExceeded, ConnectionError }
+public enum ErrorKind { ObjectNotFound, InvalidData, InvalidArgument, WriteError, ResourceUnavailable, NotImplemented, InvalidOperation, PermissionDenied, LimitsExceeded, ConnectionError, SecurityError, NotInstalled }
 
 /// <summary>
 /// The catalogue's second half: each ErrorId has one category, whoever raises it, and the ids raised
@@ -150,7 +158,12 @@ public static class LbErrors
             or ErrorId.InternalError => ErrorKind.InvalidOperation,
         ErrorId.UnsupportedApiVersion or ErrorId.BgpMd5Unsupported => ErrorKind.NotImplemented,
         ErrorId.TooManyAddresses => ErrorKind.LimitsExceeded,
-        ErrorId.NeedsRawSockets or ErrorId.KubeUnauthorized or ErrorId.KubeForbidden or ErrorId.KubeTlsFailure => ErrorKind.PermissionDenied,
+        ErrorId.NeedsRawSockets or ErrorId.KubeUnauthorized or ErrorId.KubeForbidden or ErrorId.KubeTlsFailure
+            or ErrorId.SshAuthenticationFailed or ErrorId.RemoteArpingNeedsRoot => ErrorKind.PermissionDenied,
+        ErrorId.SshHostKeyUnknown or ErrorId.SshHostKeyMismatch => ErrorKind.SecurityError,
+        ErrorId.SshUnreachable => ErrorKind.ConnectionError,
+        ErrorId.SshCommandFailed => ErrorKind.InvalidOperation,
+        ErrorId.RemoteToolsMissing => ErrorKind.NotInstalled,
         ErrorId.InterfaceDown or ErrorId.MetricsServerFailed or ErrorId.KubeApiUnreachable or ErrorId.KubeTimeout or ErrorId.ControllerNotReady => ErrorKind.ResourceUnavailable,
         ErrorId.BgpConnectFailed or ErrorId.BgpOpenRefused or ErrorId.BgpSessionFailed => ErrorKind.ConnectionError,
         // Everything else is a problem of a file or configuration: the finding codes and the read errors.

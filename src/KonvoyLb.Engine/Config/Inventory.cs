@@ -8,7 +8,15 @@ namespace KonvoyLb.Engine.Config;
 public sealed record InventoryHost(string Address, string Group, string? AnsibleHost, SourceLocation Location)
 {
     public IPAddress? IP => IPAddress.TryParse(Address, out var ip) ? ip : null;
+    /// <summary>How Ansible (and so Konvoy) reaches the host over SSH: its vars, its groups' and all.vars, nearest first.</summary>
+    public SshEndpoint Ssh { get; init; } = new(Address, 22, null, null);
 }
+
+/// <summary>
+/// An SSH destination as the inventory gives it: ansible_host (else the key), ansible_port (else 22), ansible_user and
+/// ansible_ssh_private_key_file (null when the inventory says nothing: the current user, the agent or -SshKeyPath).
+/// </summary>
+public sealed record SshEndpoint(string Host, int Port, string? User, string? KeyFile);
 
 /// <summary>Konvoy's inventory.yaml: hosts by group (children followed) and all.vars.control_plane_endpoint.</summary>
 public sealed class Inventory
@@ -17,6 +25,10 @@ public sealed class Inventory
     public IReadOnlyList<InventoryHost> Hosts { get; }
     public string? ControlPlaneEndpoint { get; }
     public SourceLocation? ControlPlaneEndpointLocation { get; }
+    /// <summary>The hosts of the bastion group: Konvoy's SSH connections go through the first.</summary>
+    public IReadOnlyList<InventoryHost> Bastions => Hosts.Where(h => h.Group == "bastion").ToList();
+    /// <summary>The cluster's hosts (every group but bastion).</summary>
+    public IReadOnlyList<InventoryHost> Nodes => Hosts.Where(h => h.Group != "bastion").ToList();
 
     Inventory(string path, List<InventoryHost> hosts, YScalar? endpoint)
     {
@@ -47,18 +59,33 @@ public sealed class Inventory
                 new SourceLocation(path, 1, 1), "Konvoy's inventory.yaml has groups control-plane, node and all at the top.");
         var hosts = new List<InventoryHost>();
         var seen = new HashSet<string>();
-        void Group(string name, YNode? node, int depth)
+        var all = (groups["all"] as YMap)?["vars"] as YMap;
+        // Ansible's precedence for the connection variables: the host's own, then its groups' (nearest first), then all.vars.
+        static string? Var(string name, IEnumerable<YMap?> scopes) =>
+            scopes.Select(m => (m?[name] as YScalar)?.Value).FirstOrDefault(v => !string.IsNullOrEmpty(v));
+        void Group(string name, YNode? node, int depth, List<YMap?> scopes)
         {
             if (node is not YMap g || depth > 16) return;
+            var inner = new List<YMap?> { g["vars"] as YMap };
+            inner.AddRange(scopes);
             if (g["hosts"] is YMap hostMap)
                 foreach (var (key, value) in hostMap.Entries)
                     if (seen.Add(key.Value))
-                        hosts.Add(new InventoryHost(key.Value, name, ((value as YMap)?["ansible_host"] as YScalar)?.Value,
-                            new SourceLocation(path, key.Line, key.Column)));
+                    {
+                        var own = new List<YMap?> { value as YMap };
+                        own.AddRange(inner);
+                        own.Add(all);
+                        string? ansibleHost = Var("ansible_host", [value as YMap]);
+                        int port = int.TryParse(Var("ansible_port", own), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var p) && p is > 0 and < 65536 ? p : 22;
+                        hosts.Add(new InventoryHost(key.Value, name, ansibleHost, new SourceLocation(path, key.Line, key.Column))
+                        {
+                            Ssh = new SshEndpoint(ansibleHost ?? key.Value, port, Var("ansible_user", own), Var("ansible_ssh_private_key_file", own) ?? Var("ansible_private_key_file", own)),
+                        });
+                    }
             if (g["children"] is YMap children)
-                foreach (var (key, value) in children.Entries) Group(key.Value, value, depth + 1);
+                foreach (var (key, value) in children.Entries) Group(key.Value, value, depth + 1, inner);
         }
-        foreach (var (key, value) in groups.Entries) Group(key.Value, value, 0);
+        foreach (var (key, value) in groups.Entries) Group(key.Value, value, 0, []);
         var endpoint = ((groups["all"] as YMap)?["vars"] as YMap)?["control_plane_endpoint"] as YScalar;
         return new Inventory(path, hosts, endpoint);
     }

@@ -20,6 +20,8 @@ public abstract class LbCmdlet : PSCmdlet
             ErrorKind.PermissionDenied => ErrorCategory.PermissionDenied,
             ErrorKind.LimitsExceeded => ErrorCategory.LimitsExceeded,
             ErrorKind.ConnectionError => ErrorCategory.ConnectionError,
+            ErrorKind.SecurityError => ErrorCategory.SecurityError,
+            ErrorKind.NotInstalled => ErrorCategory.NotInstalled,
             _ => ErrorCategory.InvalidOperation,
         };
         var record = new ErrorRecord(e, e.Id.ToString(), category, e.Findings.Count > 0 ? e.Findings.ToArray() : e.Target);

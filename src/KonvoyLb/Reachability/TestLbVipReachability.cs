@@ -4,16 +4,18 @@ using System.Net;
 using KonvoyLb.Engine;
 using KonvoyLb.Engine.Config;
 using KonvoyLb.Engine.Net.Probing;
+using KonvoyLb.Engine.Net.Ssh;
 using KonvoyLb.Infrastructure;
 
 namespace KonvoyLb.Reachability;
 
 /// <summary>
-/// Test-LbVipReachability: for every address of the pools (or of -Address), from this computer: the
-/// route, who answers ARP/NDP, ICMP echo and optionally a TCP port; a Status and advice per address.
+/// Test-LbVipReachability: for every address of the pools (or of -Address), from this computer (or, with
+/// -FromInventory, from every host of the inventory over SSH): the route, who answers ARP/NDP, ICMP echo and
+/// optionally a TCP port; a Status and advice per address.
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Test, "LbVipReachability", DefaultParameterSetName = PathSet)]
-[OutputType("KonvoyLb.Engine.Net.Probing.VipProbeResult")]
+[OutputType("KonvoyLb.Engine.Net.Probing.VipProbeResult", "KonvoyLb.Engine.Net.Probing.VipReachabilitySummary")]
 public sealed class TestLbVipReachability : FileCmdlet
 {
     const string AddressSet = "Address";
@@ -57,6 +59,44 @@ public sealed class TestLbVipReachability : FileCmdlet
     [ValidateRange(1, 1 << 20)]
     public int MaxAddresses { get; set; } = 4096;
 
+    /// <summary>Probe from every host of the inventory (control plane and workers), over SSH, with the host's own tools.</summary>
+    [Parameter]
+    public SwitchParameter FromInventory { get; set; }
+
+    /// <summary>-FromInventory: only the hosts whose inventory name (private IP) or ansible_host matches (wildcards).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [SupportsWildcards]
+    public string[]? HostName { get; set; }
+
+    /// <summary>-FromInventory: private keys to log in with, besides the inventory's ansible_ssh_private_key_file.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? SshKeyPath { get; set; }
+
+    /// <summary>-FromInventory: the SSH user (instead of ansible_user) and a password, used to log in or as the key's passphrase.</summary>
+    [Parameter]
+    [Credential]
+    public PSCredential? Credential { get; set; }
+
+    /// <summary>-FromInventory: OpenSSH's known_hosts to check host keys against; ~/.ssh/known_hosts by default.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? KnownHostsPath { get; set; }
+
+    /// <summary>-FromInventory: record the key of a host known_hosts does not know (never a changed one).</summary>
+    [Parameter]
+    public SwitchParameter AcceptNewHostKey { get; set; }
+
+    /// <summary>-FromInventory: hosts probed at the same time.</summary>
+    [Parameter]
+    [ValidateRange(1, 256)]
+    public int HostThrottleLimit { get; set; } = 8;
+
+    /// <summary>-FromInventory: one summary per address (from how many hosts it is free, owned, unreachable...) instead of one result per host and address.</summary>
+    [Parameter]
+    public SwitchParameter Summary { get; set; }
+
     readonly List<string> _addresses = new();
 
     protected override void ProcessRecord()
@@ -69,13 +109,20 @@ public sealed class TestLbVipReachability : FileCmdlet
         var (targets, inventory) = ParameterSetName == AddressSet
             ? (Run(() => ProbeTargets.FromArguments(_addresses, MaxAddresses)), LoadInventory(null))
             : FromFile();
-        var nodeAddresses = inventory?.Hosts.Select(h => h.IP).OfType<IPAddress>().Where(ip => targets.All(t => !t.Address.Equals(ip))).ToList() ?? new();
-
         var options = new ProbeOptions
         {
             Timeout = TimeSpan.FromMilliseconds(TimeoutMilliseconds), ThrottleLimit = ThrottleLimit,
             MaxPacketsPerSecond = MaxPacketsPerSecond, TcpPort = Port,
         };
+        if (FromInventory)
+        {
+            ProbeFromInventory(targets, inventory ?? Run<Inventory>(() => throw new LbException(ErrorId.FileNotFound,
+                "-FromInventory needs Konvoy's inventory.yaml: none beside cluster.yaml, and no -InventoryPath.", null,
+                fix: "Give -InventoryPath ./inventory.yaml.")), options);
+            return;
+        }
+        var nodeAddresses = inventory?.Hosts.Select(h => h.IP).OfType<IPAddress>().Where(ip => targets.All(t => !t.Address.Equals(ip))).ToList() ?? new();
+
         using var prober = new VipProber(options);
         if (prober.RawSocketError is { } rawError)
             WriteLbError(new LbException(ErrorId.NeedsRawSockets, rawError));
@@ -100,6 +147,39 @@ public sealed class TestLbVipReachability : FileCmdlet
         var counts = results.GroupBy(r => r.Status).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key}");
         var summary = $"{results.Length} address{(results.Length == 1 ? "" : "es")} probed from {Environment.MachineName} in {clock.Elapsed.TotalSeconds:F1} s: {string.Join(", ", counts)}";
         WriteInformation(new HostInformationMessage { Message = summary }, new[] { "PSHOST" });
+    }
+
+    void ProbeFromInventory(List<ProbeTarget> targets, Inventory inventory, ProbeOptions options)
+    {
+        var hosts = inventory.Nodes.ToList();
+        if (HostName is { Length: > 0 })
+            hosts = NameFilter.Select(HostName, hosts, h => h.Address, missing => WriteLbError(new LbException(ErrorId.InvalidArgument,
+                $"-HostName '{missing}' matches no host of the inventory.", missing, fix: $"Hosts: {string.Join(", ", inventory.Nodes.Select(h => h.Address))}.")))
+                .Select(x => x.Item1).ToList();
+        var ssh = new SshOptions
+        {
+            KnownHostsPath = KnownHostsPath is null
+                ? System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".ssh", "known_hosts")
+                : GetUnresolvedProviderPathFromPSPath(KnownHostsPath),
+            AcceptNewHostKey = AcceptNewHostKey, KeyPaths = (SshKeyPath ?? []).Select(GetUnresolvedProviderPathFromPSPath).ToList(),
+            User = Credential?.UserName is { Length: > 0 } u ? u : null,
+            Password = Credential?.Password is { Length: > 0 } ? Credential.GetNetworkCredential().Password : null,
+            ThrottleLimit = HostThrottleLimit,
+        };
+        var clock = Stopwatch.StartNew();
+        int completed = 0;
+        var progress = new Progress<int>(n => Volatile.Write(ref completed, n));
+        var probed = Await(ct => InventoryProber.RunAsync(inventory, hosts, targets, options, ssh, progress, ct), "Probing VIPs from the inventory's hosts", () =>
+        {
+            int n = Volatile.Read(ref completed);
+            return ($"{n} of {hosts.Count} hosts ({targets.Count} addresses each)", hosts.Count == 0 ? 100 : n * 100 / hosts.Count);
+        });
+        foreach (var fault in probed.SelectMany(h => h.Faults)) WriteLbError(fault);
+        var results = probed.SelectMany(h => h.Results).ToList();
+        if (Summary) foreach (var s in VipReachabilitySummary.Of(targets, results, probed.Count(h => h.Results.Count > 0))) WriteObject(s);
+        else foreach (var r in results) WriteObject(r);
+        var reached = probed.Count(h => h.Results.Count > 0);
+        WriteInformation(new HostInformationMessage { Message = $"{targets.Count} address{(targets.Count == 1 ? "" : "es")} probed from {reached} of {hosts.Count} host(s) in {clock.Elapsed.TotalSeconds:F1} s" }, new[] { "PSHOST" });
     }
 
     (List<ProbeTarget>, Inventory?) FromFile()

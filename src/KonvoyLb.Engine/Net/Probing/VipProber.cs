@@ -212,42 +212,9 @@ public sealed class VipProber : IDisposable
         finally { _pending.TryRemove(target.Address, out _); }
     }
 
-    VipProbeResult Judge(Observation o, IReadOnlyDictionary<string, string> nodeMacs, bool inventoryKnown)
-    {
-        var (route, link, p, tcp) = (o.Route, o.Link, o.Seen, o.Tcp);
-        var macs = p?.Macs.Keys.Order().ToList() ?? new List<string>();
-        VipProbeResult Result(VipStatus status, string advice) => new()
-        {
-            Address = o.Target.Address, Pool = o.Target.Pool, Interface = link?.Name, Route = route.Kind, Gateway = route.Gateway,
-            SourceAddress = route.Source, Status = status, Advice = advice, AnsweringMacs = macs,
-            AnsweredByNode = macs.Select(m => nodeMacs.GetValueOrDefault(m)).FirstOrDefault(n => n is not null),
-            IcmpReply = p is null || RawSocketError is not null ? null : p.Rtt is not null, RttMilliseconds = p?.Rtt, Tcp = tcp,
-        };
-        if (o.Early is { } early) return Result(early, o.EarlyAdvice!);
-
-        bool tcpAnswered = tcp is TcpResult.Open or TcpResult.Refused;
-        if (RawSocketError is not null)
-            return Result(tcp is null ? VipStatus.Untested : tcpAnswered ? VipStatus.Reachable : VipStatus.Unreachable,
-                $"route {(route.Kind == RouteKind.OnLink ? $"on-link on {link?.Name}" : $"via {route.Gateway}")}; link-layer and ICMP probes did not run (no raw sockets)");
-        if (route.Kind == RouteKind.ViaGateway)
-            return p!.Rtt is not null || tcpAnswered
-                ? Result(VipStatus.Reachable, $"routed via {route.Gateway}; something answers there already")
-                : Result(VipStatus.Unreachable, $"routed via {route.Gateway} and nothing answers: fine for an unused VIP, but only if the router sends it to the nodes (a route, or BGP)");
-        if (macs.Count == 0)
-            return p!.Rtt is not null || tcpAnswered
-                ? Result(VipStatus.Owned, "no link-layer answer, but the address answers: a host uses it")
-                : Result(VipStatus.Free, $"nobody answers on {link?.Name}: free for MetalLB to take");
-        if (macs.Count > 1)
-        {
-            var who = macs.Select(m => nodeMacs.TryGetValue(m, out var n) ? $"{m} (node {n})" : m);
-            return Result(VipStatus.Conflict, $"answered by {macs.Count} MACs ({string.Join(", ", who)}): more than one host uses this address; remove it from the pool or free it");
-        }
-        return nodeMacs.TryGetValue(macs[0], out var node)
-            ? Result(VipStatus.Owned, $"answered with the MAC of node {node}: MetalLB (or the node itself) holds it")
-            : Result(VipStatus.Owned, inventoryKnown
-                ? $"answered by {macs[0]}, which is not a node: another host uses this address; remove it from the pool"
-                : $"answered by {macs[0]}: something uses this address (give -InventoryPath to tell whether it is a node)");
-    }
+    VipProbeResult Judge(Observation o, IReadOnlyDictionary<string, string> nodeMacs, bool inventoryKnown) =>
+        VipJudgement.Judge(new VipEvidence(o.Target, o.Route, o.Link?.Name, o.Seen?.Macs.Keys.Order().ToList() ?? [],
+            Probed: RawSocketError is null, o.Seen?.Rtt, o.Tcp, o.Early, o.EarlyAdvice, NotProbedReason: "no raw sockets"), nodeMacs, inventoryKnown);
 
     async Task SendLinkProbe(IPAddress address, LinkInfo link, CancellationToken cancel)
     {

@@ -1,0 +1,233 @@
+using System.Net;
+using System.Net.Sockets;
+using KonvoyLb.Engine.Config;
+using KonvoyLb.Engine.Net.Probing;
+using Renci.SshNet;
+using Renci.SshNet.Common;
+
+namespace KonvoyLb.Engine.Net.Ssh;
+
+/// <summary>How to reach the inventory's hosts over SSH.</summary>
+public sealed record SshOptions
+{
+    /// <summary>OpenSSH's known_hosts (~/.ssh/known_hosts): every host key is checked against it.</summary>
+    public string KnownHostsPath { get; init; } = "";
+    /// <summary>Trust and record a host that known_hosts does not know yet (ssh's accept-new); never a changed key.</summary>
+    public bool AcceptNewHostKey { get; init; }
+    /// <summary>Private keys to offer, besides the inventory's ansible_ssh_private_key_file (-SshKeyPath; else ~/.ssh/id_*).</summary>
+    public IReadOnlyList<string> KeyPaths { get; init; } = [];
+    /// <summary>The user instead of ansible_user (-Credential).</summary>
+    public string? User { get; init; }
+    /// <summary>-Credential's password: password authentication, and the passphrase of an encrypted key.</summary>
+    public string? Password { get; init; }
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>Hosts probed at the same time.</summary>
+    public int ThrottleLimit { get; init; } = 8;
+}
+
+/// <summary>One host's results, or why it has none (faults are per host: the others go on).</summary>
+public sealed record HostProbe(InventoryHost Host, IReadOnlyList<VipProbeResult> Results, IReadOnlyList<LbException> Faults);
+
+/// <summary>
+/// Test-LbVipReachability -FromInventory: every host of the inventory probes the addresses with its own tools
+/// (<see cref="RemoteProbe"/>), in one SSH session per host, hosts in parallel (bounded), through the bastion when the
+/// inventory has one, as Konvoy's own connections go. Host keys are checked against known_hosts.
+/// </summary>
+public static class InventoryProber
+{
+    public static async Task<List<HostProbe>> RunAsync(Inventory inventory, IReadOnlyList<InventoryHost> hosts, IReadOnlyList<ProbeTarget> targets,
+        ProbeOptions probe, SshOptions ssh, IProgress<int>? progress, CancellationToken cancel)
+    {
+        var known = KnownHosts.Load(ssh.KnownHostsPath);
+        var bastionHost = inventory.Bastions.FirstOrDefault();
+        SshClient? bastion = null;
+        var faults = new List<LbException>();
+        if (bastionHost is not null)
+        {
+            try { bastion = await ConnectAsync(bastionHost, bastionHost.Ssh.Host, bastionHost.Ssh.Port, known, ssh, cancel).ConfigureAwait(false); }
+            catch (LbException e)
+            {
+                // Without the bastion no host can be reached: each gets the bastion's fault.
+                return hosts.Select(h => new HostProbe(h, [], [new LbException(e.Id, $"{h.Address}: not probed, the bastion {bastionHost.Address} failed: {e.Message}", h.Address, fix: e.Fix, inner: e)])).ToList();
+            }
+        }
+        try
+        {
+            var throttle = new SemaphoreSlim(Math.Max(1, ssh.ThrottleLimit));
+            int done = 0;
+            var nodeAddresses = inventory.Nodes.Select(h => h.IP).OfType<IPAddress>().Where(ip => targets.All(t => !t.Address.Equals(ip))).ToList();
+            return (await Task.WhenAll(hosts.Select(async host =>
+            {
+                await throttle.WaitAsync(cancel).ConfigureAwait(false);
+                try { return await ProbeHostAsync(host, bastion, targets, nodeAddresses, known, probe, ssh, cancel).ConfigureAwait(false); }
+                finally
+                {
+                    throttle.Release();
+                    progress?.Report(Interlocked.Increment(ref done));
+                }
+            })).ConfigureAwait(false)).ToList();
+        }
+        finally { bastion?.Dispose(); }
+    }
+
+    static async Task<HostProbe> ProbeHostAsync(InventoryHost host, SshClient? bastion, IReadOnlyList<ProbeTarget> targets, List<IPAddress> nodeAddresses,
+        KnownHosts known, ProbeOptions probe, SshOptions ssh, CancellationToken cancel)
+    {
+        ForwardedPortLocal? tunnel = null;
+        try
+        {
+            string connectHost = host.Ssh.Host;
+            int connectPort = host.Ssh.Port;
+            if (bastion is not null)
+            {
+                tunnel = new ForwardedPortLocal("127.0.0.1", host.Ssh.Host, (uint)host.Ssh.Port);
+                bastion.AddForwardedPort(tunnel);
+                tunnel.Start();
+                (connectHost, connectPort) = ("127.0.0.1", (int)tunnel.BoundPort);
+            }
+            using var client = await ConnectAsync(host, connectHost, connectPort, known, ssh, cancel).ConfigureAwait(false);
+            // The nodes are probed too, only to learn their MACs (an answer from a node is told from a foreign one).
+            var all = targets.Concat(nodeAddresses.Select(ip => new ProbeTarget(ip, null))).ToList();
+            var script = RemoteProbe.Script(all.Select(t => t.Address), probe.Timeout, probe.TcpPort);
+            using var command = client.CreateCommand("sh -c " + Quote(script));
+            int rounds = (all.Count + 63) / 64;
+            command.CommandTimeout = TimeSpan.FromSeconds(30) + rounds * 3 * (probe.Timeout + TimeSpan.FromSeconds(1));
+            try { await command.ExecuteAsync(cancel).ConfigureAwait(false); }
+            catch (SshOperationTimeoutException e)
+            {
+                return new HostProbe(host, [], [new LbException(ErrorId.SshCommandFailed, $"{host.Address}: the probes did not finish within {command.CommandTimeout.TotalSeconds:0} s.", host.Address,
+                    fix: "Probe fewer addresses at once (-Pool), or check the host's load.", inner: e)]);
+            }
+            var output = command.Result;
+            if (!output.Contains("KLB-END", StringComparison.Ordinal) && command.ExitStatus != 0)
+                return new HostProbe(host, [], [new LbException(ErrorId.SshCommandFailed, $"{host.Address}: the probe script failed (exit {command.ExitStatus}): {command.Error.Trim()}", host.Address,
+                    fix: "The host needs a POSIX sh; read the message above.")]);
+            var (evidence, notes) = RemoteProbe.Parse(output, all, host.Address, probe.TcpPort is not null);
+            var nodes = nodeAddresses.ToHashSet();
+            var nodeMacs = new Dictionary<string, string>();
+            foreach (var e in evidence.Where(e => nodes.Contains(e.Target.Address)))
+                foreach (var mac in e.Macs) nodeMacs.TryAdd(mac, e.Target.Address.ToString());
+            var results = evidence.Where(e => !nodes.Contains(e.Target.Address)).Select(e => VipJudgement.Judge(e, nodeMacs, inventoryKnown: true)).ToList();
+            return new HostProbe(host, results, HostFaults(host, notes, targets, probe.TcpPort is not null, ssh));
+        }
+        catch (LbException e) { return new HostProbe(host, [], [e]); }
+        catch (Exception e) when (e is SshException or SocketException or IOException or InvalidOperationException)
+        {
+            return new HostProbe(host, [], [Unreachable(host, e)]);
+        }
+        finally
+        {
+            if (tunnel is not null)
+            {
+                try { tunnel.Stop(); } catch (Exception) { }
+                tunnel.Dispose();
+            }
+        }
+    }
+
+    /// <summary>What the host lacked, each a fault of that host alone; the probes it could run still count.</summary>
+    public static List<LbException> HostFaults(InventoryHost host, RemoteNotes notes, IReadOnlyList<ProbeTarget> targets, bool tcp, SshOptions ssh)
+    {
+        var faults = new List<LbException>();
+        var missing = notes.MissingTools.ToHashSet();
+        bool v4 = targets.Any(t => t.Address.AddressFamily == AddressFamily.InterNetwork), v6 = targets.Any(t => t.Address.AddressFamily == AddressFamily.InterNetworkV6);
+        var skipped = new List<string>();
+        if (missing.Contains("ip")) skipped.Add("ip (iproute2): no route look-up, so no link-layer probe");
+        if (missing.Contains("ping")) skipped.Add("ping (iputils-ping): no ICMP probe, so the statuses are Untested");
+        if (v4 && missing.Contains("arping")) skipped.Add("arping: the neighbour table after the ping answered instead of an ARP probe");
+        if (v6 && missing.Contains("ndisc6")) skipped.Add("ndisc6: the neighbour table after the ping answered instead of an NDP probe");
+        if (tcp && missing.Contains("nc")) skipped.Add("nc (netcat): no TCP connect");
+        if (skipped.Count > 0)
+            faults.Add(new LbException(ErrorId.RemoteToolsMissing, $"{host.Address}: missing {string.Join("; ", skipped)}.", host.Address,
+                fix: "Install them on the host (Debian: apt install iproute2 iputils-ping arping ndisc6 netcat-openbsd), or read its results knowing what was skipped."));
+        if (notes.ArpingNeedsRoot)
+            faults.Add(new LbException(ErrorId.RemoteArpingNeedsRoot, $"{host.Address}: arping needs root there (logged in as {(notes.IsRoot ? "root" : ssh.User ?? host.Ssh.User ?? "a user without CAP_NET_RAW")}); the neighbour table after the ping answered instead.", host.Address,
+                fix: "Log in as root (ansible_user: root, or -Credential root), or give arping CAP_NET_RAW on the host (setcap cap_net_raw+ep /usr/sbin/arping)."));
+        return faults;
+    }
+
+    static async Task<SshClient> ConnectAsync(InventoryHost host, string connectHost, int connectPort, KnownHosts known, SshOptions ssh, CancellationToken cancel)
+    {
+        var user = ssh.User ?? host.Ssh.User ?? Environment.UserName;
+        var methods = new List<AuthenticationMethod>();
+        var keys = new List<IPrivateKeySource>();
+        var keyPaths = new List<string>();
+        if (host.Ssh.KeyFile is { } file) keyPaths.Add(Expand(file));
+        keyPaths.AddRange(ssh.KeyPaths.Select(Expand));
+        if (keyPaths.Count == 0)
+            keyPaths.AddRange(new[] { "id_ed25519", "id_ecdsa", "id_rsa" }.Select(n => Expand($"~/.ssh/{n}")).Where(File.Exists));
+        foreach (var path in keyPaths.Distinct())
+        {
+            if (!File.Exists(path))
+                throw new LbException(ErrorId.SshAuthenticationFailed, $"{host.Address}: the private key '{path}' does not exist.", host.Address,
+                    fix: "Fix ansible_ssh_private_key_file in the inventory, or give -SshKeyPath.");
+            try { keys.Add(ssh.Password is null ? new PrivateKeyFile(path) : new PrivateKeyFile(path, ssh.Password)); }
+            catch (SshPassPhraseNullOrEmptyException)
+            {
+                throw new LbException(ErrorId.SshAuthenticationFailed, $"{host.Address}: the private key '{path}' is encrypted.", host.Address,
+                    fix: "Give its passphrase as the password of -Credential (Get-Credential).");
+            }
+            catch (SshException e)
+            {
+                throw new LbException(ErrorId.SshAuthenticationFailed, $"{host.Address}: the private key '{path}' cannot be used: {e.Message}", host.Address,
+                    fix: "Check the passphrase (-Credential) and the key's format (OpenSSH or PEM).", inner: e);
+            }
+        }
+        if (keys.Count > 0) methods.Add(new PrivateKeyAuthenticationMethod(user, keys.ToArray()));
+        if (ssh.Password is not null) methods.Add(new PasswordAuthenticationMethod(user, ssh.Password));
+        if (methods.Count == 0)
+            throw new LbException(ErrorId.SshAuthenticationFailed, $"{host.Address}: no key to log in with: the inventory names none, -SshKeyPath is not given and ~/.ssh has no id_ed25519, id_ecdsa or id_rsa.", host.Address,
+                fix: "Give -SshKeyPath (the key Konvoy uses), or -Credential for a password. (ssh-agent keys cannot be used.)");
+
+        var info = new ConnectionInfo(connectHost, connectPort, user, methods.ToArray()) { Timeout = ssh.ConnectTimeout };
+        var client = new SshClient(info);
+        HostKeyVerdict? refused = null;
+        string seen = "";
+        IReadOnlyList<string> expected = [];
+        client.HostKeyReceived += (_, e) =>
+        {
+            var verdict = known.Check(host.Ssh.Host, host.Ssh.Port, e.HostKeyName, e.HostKey, out expected);
+            seen = $"{e.HostKeyName} {KnownHosts.Fingerprint(e.HostKey)}";
+            if (verdict == HostKeyVerdict.Unknown && ssh.AcceptNewHostKey)
+            {
+                known.Add(host.Ssh.Host, host.Ssh.Port, e.HostKeyName, e.HostKey);
+                verdict = HostKeyVerdict.Known;
+            }
+            e.CanTrust = verdict == HostKeyVerdict.Known;
+            if (!e.CanTrust) refused = verdict;
+        };
+        using var stop = cancel.Register(client.Dispose);
+        try
+        {
+            await client.ConnectAsync(cancel).ConfigureAwait(false);
+            return client;
+        }
+        catch (Exception e) when (refused is not null || e is SshAuthenticationException)
+        {
+            client.Dispose();
+            if (refused == HostKeyVerdict.Mismatch)
+                throw new LbException(ErrorId.SshHostKeyMismatch, $"{host.Address}: the host key of {KnownHosts.NameOf(host.Ssh.Host, host.Ssh.Port)} is {seen}, but {known.Path} knows it as {string.Join(" or ", expected.DefaultIfEmpty("revoked"))}: someone may be in the middle, or the host was reinstalled.", host.Address,
+                    fix: $"Check the new key on the host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub); if it is right, remove the old line (ssh-keygen -R {KnownHosts.NameOf(host.Ssh.Host, host.Ssh.Port)}) and connect again.", inner: e);
+            if (refused == HostKeyVerdict.Unknown)
+                throw new LbException(ErrorId.SshHostKeyUnknown, $"{host.Address}: {known.Path} does not know {KnownHosts.NameOf(host.Ssh.Host, host.Ssh.Port)}, whose host key is {seen}.", host.Address,
+                    fix: "Connect once with ssh and check the fingerprint, or give -AcceptNewHostKey to record it (never a changed one).", inner: e);
+            throw new LbException(ErrorId.SshAuthenticationFailed, $"{host.Address}: {user}@{KnownHosts.NameOf(host.Ssh.Host, host.Ssh.Port)} refused the login: {e.Message}", host.Address,
+                fix: "Check ansible_user and the key (ansible_ssh_private_key_file, -SshKeyPath), or -Credential.", inner: e);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancel.IsCancellationRequested)
+        {
+            client.Dispose();
+            throw Unreachable(host, e);
+        }
+    }
+
+    static LbException Unreachable(InventoryHost host, Exception e) =>
+        new(ErrorId.SshUnreachable, $"{host.Address}: cannot reach {KnownHosts.NameOf(host.Ssh.Host, host.Ssh.Port)} over SSH: {e.Message}", host.Address,
+            fix: "Check that the host is up and sshd listens there (ansible_host, ansible_port), and the bastion if the inventory has one.", inner: e);
+
+    static string Expand(string path) =>
+        path.StartsWith("~/", StringComparison.Ordinal) ? System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path[2..]) : path;
+
+    /// <summary>One argument for sh -c: single-quoted, each ' written as '\''.</summary>
+    public static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+}
