@@ -212,7 +212,7 @@ function Invoke-Bench {
     $env:KONVOYLB_MODULE = Join-Path $ModuleDir 'KonvoyLb.psd1'
     $native = Join-Path $PSHOME 'pwsh'
     $env:KONVOYLB_PWSH = if (Test-Path $native) { $native } else { "dotnet $(Join-Path $PSHOME 'pwsh.dll')" }
-    foreach ($bench in 'analysis', 'restart', 'reachability', 'bgp-fuzz', 'bgp', 'controller', 'speaker', 'speaker-bgp', 'container') {
+    foreach ($bench in 'analysis', 'restart', 'reachability', 'bgp-fuzz', 'bgp', 'controller', 'speaker', 'speaker-bgp', 'container', 'inventory') {
         Invoke-Native "$bench benchmark" { dotnet run -c Release --project (Join-Path $Root 'tests/KonvoyLb.Bench') -- $bench (Join-Path $benchDir "$bench.md") }
     }
     Invoke-Native 'import benchmark' { Invoke-Pwsh -File (Join-Path $Root 'tests/KonvoyLb.Bench/Measure-Import.ps1') -ModuleDirectory $ModuleDir -OutFile (Join-Path $benchDir 'import.md') }

@@ -17,6 +17,7 @@ $sections = [ordered]@{
     'speaker'      = 'Start-LbSpeaker, layer2, on a namespace LAN (issue 11: failover within 2 s; clean handover within 0.3 s; ARP replies within 2x of the kernel)'
     'speaker-bgp'  = 'Start-LbSpeaker, BGP, on a namespace LAN with BIRD and FRR (issue 12: endpoint to route and back; 10,000 Services from 3 nodes against GoBGP; RSS)'
     'container'    = 'The runtime in containers (issue 13: image size; RSS idle and with 1,000 Services; cold start to /readyz; failover through the containers)'
+    'inventory'    = 'Test-LbVipReachability -FromInventory (issue 14: 6 hosts × 256 addresses against a sequential ssh arping loop)'
 }
 $text = foreach ($name in $sections.Keys) {
     $file = Join-Path $bench "$name.md"

@@ -13,6 +13,7 @@ var benchmarks = new Dictionary<string, Func<string>>
     ["speaker-rss"] = SpeakerBench.RunRss,
     ["speaker-bgp"] = SpeakerBgpBench.Run,
     ["container"] = ContainerBench.Run,
+    ["inventory"] = InventoryBench.Run,
 };
 if (args.Length != 2 || !benchmarks.TryGetValue(args[0], out var run))
 {

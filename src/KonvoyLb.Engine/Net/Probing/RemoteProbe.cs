@@ -32,43 +32,60 @@ public static class RemoteProbe
         sb.Append("ADDRS='").Append(list).Append("'\n");
         sb.Append("""
             PATH="$PATH:/usr/sbin:/sbin:/usr/bin:/bin"
+            set -f
+            NL='
+            '; TAB=$(printf '\t')
             have() { command -v "$1" >/dev/null 2>&1; }
             missing=""
             for t in ip ping arping ndisc6 nc; do have "$t" || missing="$missing $t"; done
             printf 'KLB-HOST\t%s\t%s\n' "$(id -u)" "$missing"
             AV=habets
             if have arping && arping -V 2>&1 | grep -qi iputils; then AV=iputils; fi
-            field() { printf '%s' "$1" | sed -n "s/.*\"$2\":\"\([^\"]*\)\".*/\1/p"; }
-            flat() { printf '%s' "$1" | tr '\n\t' '  '; }
+            HAVE_ARPING=; have arping && HAVE_ARPING=1
+            HAVE_NDISC=; have ndisc6 && HAVE_NDISC=1
+            HAVE_PING=; have ping && HAVE_PING=1
+            HAVE_NC=; have nc && HAVE_NC=1
+            # Everything below forks only the probes themselves (ip, arping or ndisc6, ping): a host probes hundreds of
+            # addresses at once, and every extra process per address is CPU it has to spend.
             probe() {
-              a=$1; macs=""; rtt=""; tcp=""; note=""
+              a=$1; macs=""; rtt=""; tcp=""; note=""; dev=""; gw=""; typ=""
               r=$(ip -j route get "$a" 2>&1)
-              dev=$(field "$r" dev); gw=$(field "$r" gateway); typ=$(field "$r" type)
-              if [ -n "$dev" ] && [ -z "$gw" ] && [ "$typ" != local ]; then
+              case "$r" in \[*) ;; *) typ=error ;; esac
+              case "$r" in *'"dev":"'*) v=${r#*'"dev":"'}; dev=${v%%'"'*} ;; esac
+              case "$r" in *'"gateway":"'*) v=${r#*'"gateway":"'}; gw=${v%%'"'*} ;; esac
+              case "$r" in *'"type":"'*) v=${r#*'"type":"'}; typ=${v%%'"'*} ;; esac
+              if [ -n "$dev" ] && [ -z "$gw" ] && [ -z "$typ" ]; then
                 case "$a" in
-                  *:*) if have ndisc6; then o=$(ndisc6 -1 -r 1 -w $((T*1000)) "$a" "$dev" 2>&1)
-                         macs=$(printf '%s' "$o" | sed -n 's/.*[Ll]ink-layer address: *\([0-9A-Fa-f:]\{17\}\).*/\1/p' | tr '\n' ',')
+                  *:*) if [ -n "$HAVE_NDISC" ]; then o=$(ndisc6 -1 -r 1 -w $((T*1000)) "$a" "$dev" 2>&1)
+                         case "$o" in *"ink-layer address:"*) m=${o#*ink-layer address: }; macs="${m%%[!0-9A-Fa-f:]*},";; esac
                        else note="no-ndisc6"; fi ;;
-                  *) if have arping; then
+                  *) if [ -n "$HAVE_ARPING" ]; then
                        if [ "$AV" = iputils ]; then o=$(arping -D -c 1 -w "$T" -I "$dev" "$a" 2>&1); else o=$(arping -0 -c 1 -w "$T" -i "$dev" "$a" 2>&1); fi
-                       if printf '%s' "$o" | grep -qiE 'permission|not permitted|CAP_NET_RAW|must be root|UID'; then note="arping-needs-root"
-                       else macs=$(printf '%s' "$o" | grep -oE '([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}' | sort -u | tr '\n' ','); fi
+                       case "$o" in
+                         *ermission*|*"not permitted"*|*CAP_NET_RAW*|*"must be root"*|*"UID or EUID"*) note="arping-needs-root" ;;
+                         *) for w in $o; do w=${w#[}; w=${w%]}
+                              case "$w" in [0-9A-Fa-f][0-9A-Fa-f]:[0-9A-Fa-f][0-9A-Fa-f]:[0-9A-Fa-f][0-9A-Fa-f]:[0-9A-Fa-f][0-9A-Fa-f]:[0-9A-Fa-f][0-9A-Fa-f]:[0-9A-Fa-f][0-9A-Fa-f])
+                                case ",$macs" in *",$w,"*) ;; *) macs="$macs$w," ;; esac ;; esac
+                            done ;;
+                       esac
                      else note="no-arping"; fi ;;
                 esac
               fi
-              if have ping; then
-                o=$(ping -n -c 1 -W "$T" "$a" 2>&1) && rtt=$(printf '%s' "$o" | sed -n 's/.*time=\([0-9.]*\).*/\1/p' | head -n 1)
-                [ -n "$rtt" ] || rtt=none
+              if [ -n "$HAVE_PING" ]; then
+                rtt=none
+                if o=$(ping -n -c 1 -W "$T" "$a" 2>&1); then case "$o" in *time=*) rtt=${o#*time=}; rtt=${rtt%%[!0-9.]*} ;; esac; fi
               fi
-              if [ -n "$note" ] && [ -n "$dev" ] && [ -z "$gw" ]; then
+              if [ -n "$note" ] && [ -n "$dev" ] && [ -z "$gw" ] && [ -z "$typ" ]; then
                 n=$(ip neigh show "$a" dev "$dev" 2>/dev/null)
-                case "$n" in *lladdr*) case "$n" in *FAILED*|*INCOMPLETE*) ;; *) macs=$(printf '%s' "$n" | sed -n 's/.*lladdr \([0-9a-f:]*\).*/\1/p'),;; esac;; esac
+                case "$n" in *FAILED*|*INCOMPLETE*) ;; *lladdr*) m=${n#*lladdr }; macs="${m%% *}," ;; esac
               fi
-              if [ -n "$PORT" ] && have nc; then
+              if [ -n "$PORT" ] && [ -n "$HAVE_NC" ]; then
                 if o=$(nc -z -w "$T" "$a" "$PORT" 2>&1); then tcp=open
-                elif printf '%s' "$o" | grep -qi refused; then tcp=refused; else tcp=timeout; fi
+                else case "$o" in *efused*) tcp=refused ;; *) tcp=timeout ;; esac; fi
               fi
-              printf 'KLB-ADDR\t%s\t%s\t%s\t%s\t%s\t%s\n' "$a" "$(flat "$r")" "$macs" "$rtt" "$tcp" "$note"
+              # One line per address, written at once (shorter than a pipe's atomic write), so the jobs' lines never mix.
+              case "$r" in *"$NL"*|*"$TAB"*) r=$(printf '%s' "$r" | tr '\n\t' '  ') ;; esac
+              printf 'KLB-ADDR\t%s\t%s\t%s\t%s\t%s\t%s\n' "$a" "$r" "$macs" "$rtt" "$tcp" "$note"
             }
             i=0
             for a in $ADDRS; do

@@ -90,8 +90,9 @@ public static class InventoryProber
             var all = targets.Concat(nodeAddresses.Select(ip => new ProbeTarget(ip, null))).ToList();
             var script = RemoteProbe.Script(all.Select(t => t.Address), probe.Timeout, probe.TcpPort);
             using var command = client.CreateCommand("sh -c " + Quote(script));
-            int rounds = (all.Count + 63) / 64;
-            command.CommandTimeout = TimeSpan.FromSeconds(30) + rounds * 3 * (probe.Timeout + TimeSpan.FromSeconds(1));
+            // A guard against a hung host, not a pace: the probes of a round take about two timeouts, but a busy host
+            // may need far longer to start its hundreds of probe processes.
+            command.CommandTimeout = TimeSpan.FromSeconds(60) + all.Count * (probe.Timeout + TimeSpan.FromSeconds(1));
             try { await command.ExecuteAsync(cancel).ConfigureAwait(false); }
             catch (SshOperationTimeoutException e)
             {
