@@ -63,7 +63,7 @@ public sealed class TestLbVipReachability : FileCmdlet
     [Parameter]
     public SwitchParameter FromInventory { get; set; }
 
-    /// <summary>-FromInventory: only the hosts whose inventory name (private IP) or ansible_host matches (wildcards).</summary>
+    /// <summary>-FromInventory: only the hosts whose inventory name (the private IP that keys them) matches (wildcards).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     [SupportsWildcards]

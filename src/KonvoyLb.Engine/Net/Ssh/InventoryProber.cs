@@ -41,7 +41,6 @@ public static class InventoryProber
         var known = KnownHosts.Load(ssh.KnownHostsPath);
         var bastionHost = inventory.Bastions.FirstOrDefault();
         SshClient? bastion = null;
-        var faults = new List<LbException>();
         if (bastionHost is not null)
         {
             try { bastion = await ConnectAsync(bastionHost, bastionHost.Ssh.Host, bastionHost.Ssh.Port, known, ssh, cancel).ConfigureAwait(false); }
@@ -112,7 +111,7 @@ public static class InventoryProber
             return new HostProbe(host, results, HostFaults(host, notes, targets, probe.TcpPort is not null, ssh));
         }
         catch (LbException e) { return new HostProbe(host, [], [e]); }
-        catch (Exception e) when (e is SshException or SocketException or IOException or InvalidOperationException)
+        catch (Exception e) when (e is SshException or SocketException or IOException)
         {
             return new HostProbe(host, [], [Unreachable(host, e)]);
         }
