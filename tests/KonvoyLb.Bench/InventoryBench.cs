@@ -19,7 +19,7 @@ static class InventoryBench
     {
         using var lab = NetLab.Create();
         var deploy = lab.AddHost("dep", "02:00:00:00:03:10", "192.0.2.10/24");
-        var nodes = Enumerable.Range(1, Hosts).Select(i => lab.AddHost($"n{i}", $"02:00:00:00:03:{10 + i:x2}", $"192.0.2.{10 + i}/24", $"198.51.100.{200 + i}/24", $"203.0.113.{200 + i}/24")).ToList();
+        var nodes = Enumerable.Range(1, Hosts).Select(i => lab.AddHost($"n{i}", $"02:00:00:00:03:{0x10 + i:x2}", $"192.0.2.{10 + i}/24", $"198.51.100.{200 + i}/24", $"203.0.113.{200 + i}/24")).ToList();
         using var ssh = SshServers.Start(lab, nodes);
         var dir = Directory.CreateTempSubdirectory("konvoylb-invbench-").FullName;
         try
@@ -35,8 +35,11 @@ static class InventoryBench
             {
                 var text = lab.Exec(deploy.Namespace, TimeSpan.FromMinutes(10), "dotnet", ModuleUnderTest.PwshDll(), "-NoProfile", "-NonInteractive", "-Command",
                     $"Import-Module '{ModuleUnderTest.Path()}'; $r = $null; $t = Measure-Command {{ $r = @(Test-LbVipReachability -Address 198.51.100.1-198.51.100.128,203.0.113.1-203.0.113.128 -FromInventory " +
-                    $"-InventoryPath '{inventory}' -KnownHostsPath '{knownHosts}' -TimeoutMilliseconds 1000 -InformationAction Ignore) }}; " +
-                    "'SECONDS ' + $t.TotalSeconds.ToString([cultureinfo]::InvariantCulture); 'COUNT ' + $r.Count + ' ' + (($r | Group-Object Status | ForEach-Object { \"$($_.Count) $($_.Name)\" }) -join ', ')").EnsureSuccess().StdOut;
+                    $"-InventoryPath '{inventory}' -KnownHostsPath '{knownHosts}' -TimeoutMilliseconds 1000 -InformationAction Ignore -ErrorVariable errs -ErrorAction SilentlyContinue) }}; " +
+                    "'SECONDS ' + $t.TotalSeconds.ToString([cultureinfo]::InvariantCulture); 'COUNT ' + $r.Count + ' (' + (($r | Group-Object Status | ForEach-Object { \"$($_.Count) $($_.Name)\" }) -join ', ') + ')'; foreach ($e in $errs) { 'FAULT ' + $e.FullyQualifiedErrorId.Split(',')[0] + ' ' + $e.Exception.Message }").EnsureSuccess().StdOut;
+                // A host that faulted has no results: the figure would flatter us, so the run fails instead.
+                var faults = text.Split('\n').Where(l => l.StartsWith("FAULT ", StringComparison.Ordinal)).ToList();
+                if (faults.Count > 0) throw new InvalidOperationException($"round {r + 1}: {string.Join("; ", faults)}");
                 ours.Add(double.Parse(text.Split('\n').First(l => l.StartsWith("SECONDS ", StringComparison.Ordinal))[8..].Trim(), CultureInfo.InvariantCulture));
                 counts = text.Split('\n').First(l => l.StartsWith("COUNT ", StringComparison.Ordinal))[6..].Trim();
             }
