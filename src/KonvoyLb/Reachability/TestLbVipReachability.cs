@@ -164,6 +164,7 @@ public sealed class TestLbVipReachability : FileCmdlet
             AcceptNewHostKey = AcceptNewHostKey, KeyPaths = (SshKeyPath ?? []).Select(GetUnresolvedProviderPathFromPSPath).ToList(),
             User = Credential?.UserName is { Length: > 0 } u ? u : null,
             Password = Credential?.Password is { Length: > 0 } ? Credential.GetNetworkCredential().Password : null,
+            AgentSocketPath = Environment.GetEnvironmentVariable("SSH_AUTH_SOCK"),
             ThrottleLimit = HostThrottleLimit,
         };
         var clock = Stopwatch.StartNew();

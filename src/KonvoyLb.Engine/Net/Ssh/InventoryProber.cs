@@ -16,6 +16,8 @@ public sealed record SshOptions
     public bool AcceptNewHostKey { get; init; }
     /// <summary>Private keys to offer, besides the inventory's ansible_ssh_private_key_file (-SshKeyPath; else ~/.ssh/id_*).</summary>
     public IReadOnlyList<string> KeyPaths { get; init; } = [];
+    /// <summary>The ssh-agent's socket (SSH_AUTH_SOCK); null or empty: no agent.</summary>
+    public string? AgentSocketPath { get; init; }
     /// <summary>The user instead of ansible_user (-Credential).</summary>
     public string? User { get; init; }
     /// <summary>-Credential's password: password authentication, and the passphrase of an encrypted key.</summary>
@@ -38,12 +40,12 @@ public static class InventoryProber
     public static async Task<List<HostProbe>> RunAsync(Inventory inventory, IReadOnlyList<InventoryHost> hosts, IReadOnlyList<ProbeTarget> targets,
         ProbeOptions probe, SshOptions ssh, IProgress<int>? progress, CancellationToken cancel)
     {
-        var known = KnownHosts.Load(ssh.KnownHostsPath);
+        var login = new Login(KnownHosts.Load(ssh.KnownHostsPath), ssh.AgentSocketPath);
         var bastionHost = inventory.Bastions.FirstOrDefault();
         SshClient? bastion = null;
         if (bastionHost is not null)
         {
-            try { bastion = await ConnectAsync(bastionHost, bastionHost.Ssh.Host, bastionHost.Ssh.Port, known, ssh, cancel).ConfigureAwait(false); }
+            try { bastion = await ConnectAsync(bastionHost, bastionHost.Ssh.Host, bastionHost.Ssh.Port, login, ssh, cancel).ConfigureAwait(false); }
             catch (LbException e)
             {
                 // Without the bastion no host can be reached: each gets the bastion's fault.
@@ -58,7 +60,7 @@ public static class InventoryProber
             return (await Task.WhenAll(hosts.Select(async host =>
             {
                 await throttle.WaitAsync(cancel).ConfigureAwait(false);
-                try { return await ProbeHostAsync(host, bastion, targets, nodeAddresses, known, probe, ssh, cancel).ConfigureAwait(false); }
+                try { return await ProbeHostAsync(host, bastion, targets, nodeAddresses, login, probe, ssh, cancel).ConfigureAwait(false); }
                 finally
                 {
                     throttle.Release();
@@ -70,7 +72,7 @@ public static class InventoryProber
     }
 
     static async Task<HostProbe> ProbeHostAsync(InventoryHost host, SshClient? bastion, IReadOnlyList<ProbeTarget> targets, List<IPAddress> nodeAddresses,
-        KnownHosts known, ProbeOptions probe, SshOptions ssh, CancellationToken cancel)
+        Login login, ProbeOptions probe, SshOptions ssh, CancellationToken cancel)
     {
         ForwardedPortLocal? tunnel = null;
         try
@@ -84,7 +86,7 @@ public static class InventoryProber
                 tunnel.Start();
                 (connectHost, connectPort) = ("127.0.0.1", (int)tunnel.BoundPort);
             }
-            using var client = await ConnectAsync(host, connectHost, connectPort, known, ssh, cancel).ConfigureAwait(false);
+            using var client = await ConnectAsync(host, connectHost, connectPort, login, ssh, cancel).ConfigureAwait(false);
             // The nodes are probed too, only to learn their MACs (an answer from a node is told from a foreign one).
             var all = targets.Concat(nodeAddresses.Select(ip => new ProbeTarget(ip, null))).ToList();
             var script = RemoteProbe.Script(all.Select(t => t.Address), probe.Timeout, probe.TcpPort);
@@ -146,26 +148,61 @@ public static class InventoryProber
         return faults;
     }
 
-    static async Task<SshClient> ConnectAsync(InventoryHost host, string connectHost, int connectPort, KnownHosts known, SshOptions ssh, CancellationToken cancel)
+    /// <summary>What every login of a run shares: known_hosts, and the ssh-agent (asked for its keys once) or why there is none.</summary>
+    sealed class Login
     {
+        public KnownHosts Known { get; }
+        public SshAgent? Agent { get; }
+        /// <summary>The agent, or why there is none, as a clause: "there is no ssh-agent (SSH_AUTH_SOCK is not set)".</summary>
+        public string AgentState { get; }
+
+        public Login(KnownHosts known, string? agentSocket)
+        {
+            Known = known;
+            if (string.IsNullOrEmpty(agentSocket)) AgentState = "there is no ssh-agent (SSH_AUTH_SOCK is not set)";
+            else
+            {
+                try
+                {
+                    Agent = SshAgent.Connect(agentSocket);
+                    AgentState = Agent.Keys.Count == 0 ? $"the ssh-agent at {agentSocket} holds no keys" : $"the ssh-agent at {agentSocket} holds {Agent.Keys.Count} keys";
+                    if (Agent.Keys.Count == 0) Agent = null;
+                }
+                catch (IOException e) { AgentState = $"the ssh-agent at {agentSocket} cannot be reached ({e.Message})"; }
+            }
+        }
+
+        public bool AgentHolds(byte[]? blob) => blob is not null && Agent is not null && Agent.Keys.Any(k => k.Blob.AsSpan().SequenceEqual(blob));
+    }
+
+    static async Task<SshClient> ConnectAsync(InventoryHost host, string connectHost, int connectPort, Login login, SshOptions ssh, CancellationToken cancel)
+    {
+        var known = login.Known;
         var user = ssh.User ?? host.Ssh.User ?? Environment.UserName;
         var methods = new List<AuthenticationMethod>();
-        var keys = new List<IPrivateKeySource>();
-        var keyPaths = new List<string>();
-        if (host.Ssh.KeyFile is { } file) keyPaths.Add(Expand(file));
-        keyPaths.AddRange(ssh.KeyPaths.Select(Expand));
-        if (keyPaths.Count == 0)
-            keyPaths.AddRange(new[] { "id_ed25519", "id_ecdsa", "id_rsa" }.Select(n => Expand($"~/.ssh/{n}")).Where(File.Exists));
+        var files = new List<IPrivateKeySource>();
+        var offered = new List<string>();
+        var named = new List<string>();
+        if (host.Ssh.KeyFile is { } file) named.Add(Expand(file));
+        named.AddRange(ssh.KeyPaths.Select(Expand));
+        // As ssh: the keys named (the inventory's, -SshKeyPath) first, then the agent's; ~/.ssh's usual keys only when none is named.
+        var keyPaths = named.Count > 0 ? named : new[] { "id_ed25519", "id_ecdsa", "id_rsa" }.Select(n => Expand($"~/.ssh/{n}")).Where(File.Exists).ToList();
         foreach (var path in keyPaths.Distinct())
         {
             if (!File.Exists(path))
                 throw new LbException(ErrorId.SshAuthenticationFailed, $"{host.Address}: the private key '{path}' does not exist.", host.Address,
                     fix: "Fix ansible_ssh_private_key_file in the inventory, or give -SshKeyPath.");
-            try { keys.Add(ssh.Password is null ? new PrivateKeyFile(path) : new PrivateKeyFile(path, ssh.Password)); }
+            try
+            {
+                files.Add(ssh.Password is null ? new PrivateKeyFile(path) : new PrivateKeyFile(path, ssh.Password));
+                offered.Add($"'{path}'");
+            }
             catch (SshPassPhraseNullOrEmptyException)
             {
-                throw new LbException(ErrorId.SshAuthenticationFailed, $"{host.Address}: the private key '{path}' is encrypted.", host.Address,
-                    fix: "Give its passphrase as the password of -Credential (Get-Credential).");
+                // An encrypted key the agent holds (ssh-add) is the agent's to sign with.
+                if (login.AgentHolds(SshAgent.PublicBlobOf(path))) continue;
+                throw new LbException(ErrorId.SshAuthenticationFailed, $"{host.Address}: the private key '{path}' is encrypted, and {(login.Agent is null ? login.AgentState : $"the ssh-agent at {login.Agent.SocketPath} does not hold it")}.", host.Address,
+                    fix: "Add it to the ssh-agent (ssh-add), or give its passphrase as the password of -Credential (Get-Credential).");
             }
             catch (SshException e)
             {
@@ -173,11 +210,23 @@ public static class InventoryProber
                     fix: "Check the passphrase (-Credential) and the key's format (OpenSSH or PEM).", inner: e);
             }
         }
+        var keys = new List<IPrivateKeySource>();
+        if (named.Count > 0) keys.AddRange(files);
+        if (login.Agent is { } agent)
+        {
+            keys.Add(agent);
+            offered.AddRange(agent.Keys.Select(k => $"the agent's {k.Type} '{k.Comment}'"));
+        }
+        if (named.Count == 0) keys.AddRange(files);
         if (keys.Count > 0) methods.Add(new PrivateKeyAuthenticationMethod(user, keys.ToArray()));
-        if (ssh.Password is not null) methods.Add(new PasswordAuthenticationMethod(user, ssh.Password));
+        if (ssh.Password is not null)
+        {
+            methods.Add(new PasswordAuthenticationMethod(user, ssh.Password));
+            offered.Add("the password of -Credential");
+        }
         if (methods.Count == 0)
-            throw new LbException(ErrorId.SshAuthenticationFailed, $"{host.Address}: no key to log in with: the inventory names none, -SshKeyPath is not given and ~/.ssh has no id_ed25519, id_ecdsa or id_rsa.", host.Address,
-                fix: "Give -SshKeyPath (the key Konvoy uses), or -Credential for a password. (ssh-agent keys cannot be used.)");
+            throw new LbException(ErrorId.SshAuthenticationFailed, $"{host.Address}: no key to log in with: the inventory names none, -SshKeyPath is not given, ~/.ssh has no id_ed25519, id_ecdsa or id_rsa, and {login.AgentState}.", host.Address,
+                fix: "Give -SshKeyPath (the key Konvoy uses), add the key to an ssh-agent (ssh-add), or give -Credential for a password.");
 
         var info = new ConnectionInfo(connectHost, connectPort, user, methods.ToArray()) { Timeout = ssh.ConnectTimeout };
         var client = new SshClient(info);
@@ -211,7 +260,7 @@ public static class InventoryProber
             if (refused == HostKeyVerdict.Unknown)
                 throw new LbException(ErrorId.SshHostKeyUnknown, $"{host.Address}: {known.Path} does not know {KnownHosts.NameOf(host.Ssh.Host, host.Ssh.Port)}, whose host key is {seen}.", host.Address,
                     fix: "Connect once with ssh and check the fingerprint, or give -AcceptNewHostKey to record it (never a changed one).", inner: e);
-            throw new LbException(ErrorId.SshAuthenticationFailed, $"{host.Address}: {user}@{KnownHosts.NameOf(host.Ssh.Host, host.Ssh.Port)} refused the login: {e.Message}", host.Address,
+            throw new LbException(ErrorId.SshAuthenticationFailed, $"{host.Address}: {user}@{KnownHosts.NameOf(host.Ssh.Host, host.Ssh.Port)} refused the login with {string.Join(", ", offered)}: {e.Message}", host.Address,
                 fix: "Check ansible_user and the key (ansible_ssh_private_key_file, -SshKeyPath), or -Credential.", inner: e);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancel.IsCancellationRequested)

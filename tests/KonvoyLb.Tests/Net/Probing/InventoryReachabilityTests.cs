@@ -44,7 +44,7 @@ public sealed class InventoryReachabilityTests(ITestOutputHelper output)
             }
         }
 
-        /// <summary>Konvoy's inventory: node-1 in control-plane, node-2 and node-3 in node, all.vars with the user and the key.</summary>
+        /// <summary>Konvoy's inventory: node-1 in control-plane, node-2 and node-3 in node, all.vars with the user and the key (none when <paramref name="key"/> is empty).</summary>
         public string Inventory(string? key = null, string bastion = "bastion: {}", string name = "inventory.yaml")
         {
             var path = Path.Combine(Dir, name);
@@ -64,15 +64,19 @@ public sealed class InventoryReachabilityTests(ITestOutputHelper output)
                   vars:
                     ansible_port: 22
                     ansible_user: root
-                    ansible_ssh_private_key_file: {key ?? Ssh.ClientKeyPath}
+                {(key == "" ? "" : $"    ansible_ssh_private_key_file: {key ?? Ssh.ClientKeyPath}")}
                     control_plane_endpoint: 192.0.2.100:6443
                 """);
             return path;
         }
 
-        /// <summary>Runs the cmdlet in the deploy namespace; one line per result ("host address status") and per error ("ERR id target message").</summary>
-        public string Probe(string inventory, string knownHosts, string extra = "", LabHost? from = null, string[]? addresses = null) =>
+        /// <summary>
+        /// Runs the cmdlet in the deploy namespace, with HOME an empty directory (no ~/.ssh keys) and the ssh-agent at
+        /// <paramref name="agentSocket"/> or none; one line per result ("host address status") and per error ("ERR id target message").
+        /// </summary>
+        public string Probe(string inventory, string knownHosts, string extra = "", LabHost? from = null, string[]? addresses = null, string? agentSocket = null) =>
             ModuleUnderTest.Run(Lab, (from ?? Deploy).Namespace,
+                $"$env:HOME = '{Directory.CreateDirectory(Path.Combine(Dir, "home")).FullName}'; $env:SSH_AUTH_SOCK = {(agentSocket is null ? "$null" : $"'{agentSocket}'")}; " +
                 $"Import-Module '{ModuleUnderTest.Path()}'; " +
                 $"Test-LbVipReachability -Address {string.Join(",", addresses ?? Vips)} -FromInventory -InventoryPath '{inventory}' -KnownHostsPath '{knownHosts}' -TimeoutMilliseconds 500 {extra} -ErrorVariable errs -ErrorAction SilentlyContinue " +
                 "| ForEach-Object { if ($_.PSObject.Properties['Exceptions']) { \"SUM $($_.Address) $($_.Status) $($_.Free)/$($_.Hosts) $($_.Exceptions -join ',')\" } else { \"$($_.Source) $($_.Address) $($_.Status) $($_.AnsweredByNode)\" } }; " +
@@ -152,6 +156,48 @@ public sealed class InventoryReachabilityTests(ITestOutputHelper output)
         output.WriteLine(down);
         Assert.Contains("ERR SshUnreachable 192.0.2.11 192.0.2.11: cannot reach 192.0.2.11 over SSH", down);
         Assert.Contains("192.0.2.13 192.0.2.200 Free", down);
+    }
+
+    [LabFact("arping", "sshd", "ssh-keygen", "ssh-agent", "ssh-add")]
+    public void Logs_in_with_the_ssh_agents_keys_and_a_refusal_names_every_key_offered()
+    {
+        using var lab = new InventoryLab();
+        var known = lab.Ssh.WriteKnownHosts(lab.Nodes);
+        string[] one = ["192.0.2.200"];
+
+        // The inventory names no key and HOME has none: the agent's key logs in, the agent signs.
+        using (var agent = SshAgentProcess.Start())
+        {
+            agent.Add(lab.Ssh.ClientKeyPath);
+            var shown = lab.Probe(lab.Inventory(key: ""), known, addresses: one, agentSocket: agent.SocketPath);
+            output.WriteLine(shown);
+            Assert.DoesNotContain("ERR", shown);
+            foreach (var node in new[] { "192.0.2.11", "192.0.2.12", "192.0.2.13" }) Assert.Contains($"{node} 192.0.2.200 Free", shown);
+        }
+
+        // The inventory names an encrypted key and gives no passphrase: the agent that holds it signs instead.
+        var encrypted = lab.Inventory(key: lab.Ssh.EncryptedClientKeyPath, name: "encrypted.yaml");
+        using (var agent = SshAgentProcess.Start())
+        {
+            agent.Add(lab.Ssh.EncryptedClientKeyPath, SshServers.Passphrase);
+            var shown = lab.Probe(encrypted, known, "-HostName 192.0.2.12", addresses: one, agentSocket: agent.SocketPath);
+            output.WriteLine(shown);
+            Assert.Contains("192.0.2.12 192.0.2.200 Free", shown);
+            Assert.DoesNotContain("ERR", shown);
+        }
+        // Without the agent the same inventory is an error that says why and what to do.
+        var noAgent = lab.Probe(encrypted, known, "-HostName 192.0.2.12", addresses: one);
+        output.WriteLine(noAgent);
+        Assert.Contains($"ERR SshAuthenticationFailed 192.0.2.12 192.0.2.12: the private key '{lab.Ssh.EncryptedClientKeyPath}' is encrypted, and there is no ssh-agent (SSH_AUTH_SOCK is not set).", noAgent);
+
+        // An agent with only a key the hosts refuse: the refusal lists what was offered.
+        using (var agent = SshAgentProcess.Start())
+        {
+            agent.Add(lab.Ssh.WrongKeyPath);
+            var shown = lab.Probe(lab.Inventory(key: ""), known, "-HostName 192.0.2.13", addresses: one, agentSocket: agent.SocketPath);
+            output.WriteLine(shown);
+            Assert.Contains("ERR SshAuthenticationFailed 192.0.2.13 192.0.2.13: root@192.0.2.13 refused the login with the agent's ssh-ed25519 'konvoylb-lab-wrong'", shown);
+        }
     }
 
     [LabFact("arping", "sshd", "ssh-keygen")]
