@@ -27,6 +27,9 @@ namespace KonvoyLb.Tests.Lab;
 /// </remarks>
 public sealed class SshServers : IDisposable
 {
+    /// <summary>The user <see cref="Restrict"/> adds (uid and gid 1500), who may log in with <see cref="ClientKeyPath"/>.</summary>
+    public const string UnprivilegedUser = "klbprobe";
+
     /// <summary>The passphrase of <see cref="EncryptedClientKeyPath"/>.</summary>
     public const string Passphrase = "lab-passphrase";
 
@@ -43,9 +46,15 @@ public sealed class SshServers : IDisposable
         public readonly string Directory = directory;
         public readonly StringBuilder EarlierLog = new();
         public LabProcess? Process;
+        /// <summary><see cref="Restrict"/>: paths that are /dev/null in the sshd's mount namespace, and the unprivileged user.</summary>
+        public IReadOnlyList<string> HiddenTools = [];
+        public bool UnprivilegedUser;
         public string Config => Path.Combine(Directory, "sshd_config");
         public string HostKey => Path.Combine(Directory, "ssh_host_ed25519_key");
         public string Home => Path.Combine(Directory, "home");
+        public string Passwd => Path.Combine(Directory, "passwd");
+        public string Group => Path.Combine(Directory, "group");
+        public string UserAuthorizedKeys => Path.Combine(Directory, "authorized_keys_" + SshServers.UnprivilegedUser);
     }
 
     readonly NetLab lab;
@@ -181,6 +190,40 @@ public sealed class SshServers : IDisposable
         }
     }
 
+    /// <summary>
+    /// Restarts the sshd of <paramref name="host"/> so that its sessions see a less complete host: each tool of
+    /// <paramref name="hideTools"/> is not installed (every path of it on the tool path is /dev/null, which no shell
+    /// finds or runs), and with <paramref name="unprivilegedUser"/> the user <see cref="UnprivilegedUser"/> exists and
+    /// may log in with <see cref="ClientKeyPath"/>, with the privileges of any user: Debian's ping works (its file
+    /// capability), arping does not. Both live in a mount namespace of the sshd's own (/etc/passwd and /etc/group
+    /// bind-mounted from copies): nothing outside it changes.
+    /// </summary>
+    public void Restrict(LabHost host, IEnumerable<string> hideTools, bool unprivilegedUser)
+    {
+        var server = Get(host);
+        var hidden = hideTools.SelectMany(t => ProcessRunner.ToolPath.Split(':').Select(d => Path.Combine(d, t)).Where(File.Exists)).Distinct().ToList();
+        lock (gate)
+        {
+            StopServer(server);
+            server.HiddenTools = hidden;
+            server.UnprivilegedUser = unprivilegedUser;
+            if (unprivilegedUser)
+            {
+                File.WriteAllText(server.Passwd, File.ReadAllText("/etc/passwd").TrimEnd('\n') + $"\n{UnprivilegedUser}:x:1500:1500:KonvoyLb lab:/:/bin/sh\n");
+                File.WriteAllText(server.Group, File.ReadAllText("/etc/group").TrimEnd('\n') + $"\n{UnprivilegedUser}:x:1500:\n");
+                // sshd reads authorized_keys as the user: a copy the user may read, in directories it may pass.
+                File.WriteAllText(server.UserAuthorizedKeys, File.ReadAllText(ClientKeyPath + ".pub"));
+                File.SetUnixFileMode(server.UserAuthorizedKeys, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+                const UnixFileMode Traverse = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+                File.SetUnixFileMode(Directory, Traverse);
+                File.SetUnixFileMode(server.Directory, Traverse);
+            }
+            File.WriteAllText(server.Config, ConfigText(server));
+            Launch(server);
+            WaitUntilListening(server);
+        }
+    }
+
     /// <summary>Everything the sshd of <paramref name="host"/> wrote to standard error so far (LogLevel VERBOSE), over all its starts.</summary>
     public string Log(LabHost host)
     {
@@ -288,7 +331,7 @@ public sealed class SshServers : IDisposable
         sb.AppendLine("AddressFamily inet");
         sb.AppendLine($"HostKey {server.HostKey}");
         sb.AppendLine($"PidFile {Path.Combine(server.Directory, "sshd.pid")}");
-        sb.AppendLine($"AuthorizedKeysFile {AuthorizedKeys}");
+        sb.AppendLine(server.UnprivilegedUser ? $"AuthorizedKeysFile {AuthorizedKeys} {Path.Combine(server.Directory, "authorized_keys_%u")}" : $"AuthorizedKeysFile {AuthorizedKeys}");
         sb.AppendLine("StrictModes no");
         sb.AppendLine("UsePAM no");
         sb.AppendLine("PermitRootLogin prohibit-password");
@@ -314,7 +357,12 @@ public sealed class SshServers : IDisposable
 
     void Launch(Server server)
     {
-        server.Process = lab.Start(server.Host, Sshd, "-D", "-e", "-f", server.Config);
+        string[] sshd = [Sshd, "-D", "-e", "-f", server.Config];
+        var mounts = server.HiddenTools.Select(path => $"mount --bind /dev/null {path}").ToList();
+        if (server.UnprivilegedUser) mounts.AddRange([$"mount --bind {server.Passwd} /etc/passwd", $"mount --bind {server.Group} /etc/group"]);
+        server.Process = mounts.Count == 0
+            ? lab.Start(server.Host, sshd)
+            : lab.Start(server.Host, ["unshare", "--mount", "--propagation", "private", "--", "sh", "-ec", string.Join("; ", mounts) + "; exec \"$@\"", "sh", .. sshd]);
     }
 
     /// <summary>

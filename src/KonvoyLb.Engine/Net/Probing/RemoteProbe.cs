@@ -5,8 +5,8 @@ using System.Text.Json;
 
 namespace KonvoyLb.Engine.Net.Probing;
 
-/// <summary>What a host lacked or refused while probing: tools not installed, arping that needs root.</summary>
-public sealed record RemoteNotes(IReadOnlyList<string> MissingTools, bool ArpingNeedsRoot, bool IsRoot);
+/// <summary>What a host lacked or refused while probing: tools not installed, arping (or ping) that needs root or CAP_NET_RAW.</summary>
+public sealed record RemoteNotes(IReadOnlyList<string> MissingTools, bool ArpingNeedsRoot, bool IsRoot, bool PingNeedsRoot = false);
 
 /// <summary>
 /// Probing from another host with only that host's own tools, nothing copied there: one POSIX sh script per host
@@ -73,7 +73,8 @@ public static class RemoteProbe
               fi
               if [ -n "$HAVE_PING" ]; then
                 rtt=none
-                if o=$(ping -n -c 1 -W "$T" "$a" 2>&1); then case "$o" in *time=*) rtt=${o#*time=}; rtt=${rtt%%[!0-9.]*} ;; esac; fi
+                if o=$(ping -n -c 1 -W "$T" "$a" 2>&1); then case "$o" in *time=*) rtt=${o#*time=}; rtt=${rtt%%[!0-9.]*} ;; esac
+                else case "$o" in *ermission*|*"not permitted"*|*CAP_NET_RAW*) rtt=""; note="$note ping-needs-root" ;; esac; fi
               fi
               if [ -n "$note" ] && [ -n "$dev" ] && [ -z "$gw" ] && [ -z "$typ" ]; then
                 n=$(ip neigh show "$a" dev "$dev" 2>/dev/null)
@@ -107,7 +108,7 @@ public static class RemoteProbe
     {
         var lines = new Dictionary<string, string[]>();
         var missing = new List<string>();
-        bool isRoot = false, needsRoot = false;
+        bool isRoot = false, needsRoot = false, pingNeedsRoot = false;
         foreach (var raw in output.Split('\n'))
         {
             var f = raw.TrimEnd('\r').Split(Tab);
@@ -132,16 +133,19 @@ public static class RemoteProbe
             var macs = f[3].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(m => m.ToLowerInvariant()).Distinct().Order().ToList();
             double? rtt = double.TryParse(f[4], NumberStyles.Float, CultureInfo.InvariantCulture, out var ms) ? ms : null;
             TcpResult? tcp = f[5] switch { "open" => TcpResult.Open, "refused" => TcpResult.Refused, "timeout" => TcpResult.Timeout, _ => null };
-            needsRoot |= f[6] == "arping-needs-root";
+            var noted = f[6].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            needsRoot |= noted.Contains("arping-needs-root");
+            bool pingRefused = noted.Contains("ping-needs-root");
+            pingNeedsRoot |= pingRefused;
             bool pinged = f[4].Length > 0;
             VipStatus? early = null;
             string? advice = null;
             if (route.Kind == RouteKind.NoRoute) (early, advice) = (VipStatus.NoRoute, $"no route from {host} ({route.Reason}): add a route to this network on the host, or announce the pool over BGP");
             else if (route.Kind == RouteKind.Local) (early, advice) = (VipStatus.Owned, $"{host} itself has this address");
             evidence.Add(new VipEvidence(t, route, device, macs, Probed: pinged, rtt, tcpAsked ? tcp : null, early, advice,
-                NotProbedReason: "ping is missing on the host", Source: host));
+                NotProbedReason: pingRefused ? "ping needs root or CAP_NET_RAW on the host" : "ping is missing on the host", Source: host));
         }
-        return (evidence, new RemoteNotes(missing, needsRoot, isRoot));
+        return (evidence, new RemoteNotes(missing, needsRoot, isRoot, pingNeedsRoot));
     }
 
     /// <summary>A route from <c>ip -j route get</c>'s JSON, or NoRoute with ip's message.</summary>

@@ -27,7 +27,8 @@ public static class VipJudgement
         if (e.Early is { } early) return Result(early, e.EarlyAdvice!);
 
         bool tcpAnswered = tcp is TcpResult.Open or TcpResult.Refused;
-        if (!e.Probed)
+        // Without ICMP, a link-layer answer is still evidence; with neither, nothing is known.
+        if (!e.Probed && macs.Count == 0)
             return Result(tcp is null ? VipStatus.Untested : tcpAnswered ? VipStatus.Reachable : VipStatus.Unreachable,
                 $"route {(route.Kind == RouteKind.OnLink ? $"on-link on {e.Interface}" : $"via {route.Gateway}")}; link-layer and ICMP probes did not run ({e.NotProbedReason})");
         if (route.Kind == RouteKind.ViaGateway)

@@ -142,9 +142,18 @@ public static class InventoryProber
         if (skipped.Count > 0)
             faults.Add(new LbException(ErrorId.RemoteToolsMissing, $"{host.Address}: missing {string.Join("; ", skipped)}.", host.Address,
                 fix: "Install them on the host (Debian: apt install iproute2 iputils-ping arping ndisc6 netcat-openbsd), or read its results knowing what was skipped."));
-        if (notes.ArpingNeedsRoot)
-            faults.Add(new LbException(ErrorId.RemoteArpingNeedsRoot, $"{host.Address}: arping needs root there (logged in as {(notes.IsRoot ? "root" : ssh.User ?? host.Ssh.User ?? "a user without CAP_NET_RAW")}); the neighbour table after the ping answered instead.", host.Address,
-                fix: "Log in as root (ansible_user: root, or -Credential root), or give arping CAP_NET_RAW on the host (setcap cap_net_raw+ep /usr/sbin/arping)."));
+        if (notes.ArpingNeedsRoot || notes.PingNeedsRoot)
+        {
+            var tools = string.Join(" and ", new[] { notes.ArpingNeedsRoot ? "arping" : null, notes.PingNeedsRoot ? "ping" : null }.OfType<string>());
+            var why = notes.IsRoot
+                ? $"{tools} needs CAP_NET_RAW there, which this root session lacks (a container, or an sshd started without it)"
+                : $"{tools} needs root there (logged in as {ssh.User ?? host.Ssh.User ?? "a user"}, without CAP_NET_RAW)";
+            var instead = notes.PingNeedsRoot ? "the addresses it could not ping are Untested" : "the neighbour table after the ping answered instead";
+            faults.Add(new LbException(ErrorId.RemoteArpingNeedsRoot, $"{host.Address}: {why}; {instead}.", host.Address,
+                fix: notes.IsRoot
+                    ? "Probe through the host's own sshd, whose root sessions have CAP_NET_RAW."
+                    : $"Log in as root (ansible_user: root, or -Credential root), or give the tool CAP_NET_RAW on the host (setcap cap_net_raw+ep {(notes.ArpingNeedsRoot ? "/usr/sbin/arping" : "/usr/bin/ping")})."));
+        }
         return faults;
     }
 

@@ -158,6 +158,34 @@ public sealed class InventoryReachabilityTests(ITestOutputHelper output)
         Assert.Contains("192.0.2.13 192.0.2.200 Free", down);
     }
 
+    [LabFact("arping", "ping", "sshd", "ssh-keygen", "unshare")]
+    public void A_host_without_arping_or_root_says_so_and_its_results_still_count()
+    {
+        using var lab = new InventoryLab();
+        // node-2 has no arping installed; node-3 is logged in to as an ordinary user, as the inventory says for it
+        // (Debian's ping has its file capability there, arping has none).
+        lab.Ssh.Restrict(lab.Nodes[1], ["arping"], unprivilegedUser: false);
+        lab.Ssh.Restrict(lab.Nodes[2], [], unprivilegedUser: true);
+        var inventory = lab.Inventory();
+        File.WriteAllText(inventory, File.ReadAllText(inventory).Replace("    192.0.2.13:\n", $"    192.0.2.13:\n      ansible_user: {SshServers.UnprivilegedUser}\n", StringComparison.Ordinal));
+        var shown = lab.Probe(inventory, lab.Ssh.WriteKnownHosts(lab.Nodes));
+        output.WriteLine(shown);
+
+        Assert.Contains("ERR RemoteToolsMissing 192.0.2.12 192.0.2.12: missing arping: the neighbour table after the ping answered instead of an ARP probe.", shown);
+        Assert.Contains($"ERR RemoteArpingNeedsRoot 192.0.2.13 192.0.2.13: arping needs root there (logged in as {SshServers.UnprivilegedUser}, without CAP_NET_RAW); the neighbour table after the ping answered instead.", shown);
+        Assert.DoesNotContain("ERR RemoteToolsMissing 192.0.2.13", shown);
+        Assert.DoesNotContain("ERR RemoteToolsMissing 192.0.2.11", shown);
+        Assert.DoesNotContain("ERR RemoteArpingNeedsRoot 192.0.2.11", shown);
+        // What each of them skipped is made up by the neighbour table: the same statuses as from node-1, who answered included.
+        foreach (var node in new[] { "192.0.2.12", "192.0.2.13" })
+        {
+            Assert.Contains($"{node} 192.0.2.200 Free", shown);
+            Assert.Contains($"{node} 192.0.2.201 Owned \n", shown + "\n");
+            Assert.Contains($"{node} 192.0.2.202 Owned 192.0.2.11", shown);
+        }
+        Assert.Contains($"Accepted publickey for {SshServers.UnprivilegedUser} from 192.0.2.10", lab.Ssh.Log(lab.Nodes[2]));
+    }
+
     [LabFact("arping", "sshd", "ssh-keygen", "ssh-agent", "ssh-add")]
     public void Logs_in_with_the_ssh_agents_keys_and_a_refusal_names_every_key_offered()
     {

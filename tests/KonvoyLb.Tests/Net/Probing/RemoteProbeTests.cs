@@ -71,6 +71,31 @@ public sealed class RemoteProbeTests
         var root = Assert.Single(InventoryProber.HostFaults(host, new RemoteNotes([], ArpingNeedsRoot: true, IsRoot: false), Targets, false, new SshOptions { User = "core" }));
         Assert.Equal(ErrorId.RemoteArpingNeedsRoot, root.Id);
         Assert.Contains("logged in as core", root.Message);
+        // A root session without CAP_NET_RAW (a container): neither tool opens its socket; the fix is another session, not root.
+        var raw = Assert.Single(InventoryProber.HostFaults(host, new RemoteNotes([], ArpingNeedsRoot: true, IsRoot: true, PingNeedsRoot: true), Targets, false, new SshOptions()));
+        Assert.Contains("arping and ping needs CAP_NET_RAW there, which this root session lacks", raw.Message);
+        Assert.Contains("the addresses it could not ping are Untested", raw.Message);
+        Assert.DoesNotContain("Log in as root", raw.Fix);
+    }
+
+    [Fact]
+    public void A_ping_that_may_not_open_its_socket_leaves_the_address_Untested_not_Free()
+    {
+        const string output = "KLB-HOST\t0\t\n" +
+            "KLB-ADDR\t192.0.2.200\t[{\"dst\":\"192.0.2.200\",\"dev\":\"eth0\"}]\t\t\t\tarping-needs-root ping-needs-root\n";
+        var (evidence, notes) = RemoteProbe.Parse(output, Targets[..1], "node-1", false);
+        Assert.True(notes.ArpingNeedsRoot);
+        Assert.True(notes.PingNeedsRoot);
+        var result = VipJudgement.Judge(evidence[0], new Dictionary<string, string>(), true);
+        Assert.Equal(VipStatus.Untested, result.Status);
+        Assert.Contains("ping needs root or CAP_NET_RAW on the host", result.Advice);
+
+        // arping answered but ping is missing: the MAC still says who holds the address.
+        const string arpOnly = "KLB-ADDR\t192.0.2.201\t[{\"dst\":\"192.0.2.201\",\"dev\":\"eth0\"}]\t02:00:00:00:00:11,\t\t\t\n";
+        var (held, _) = RemoteProbe.Parse(arpOnly, [Targets[1]], "node-2", false);
+        var owned = VipJudgement.Judge(held[0], new Dictionary<string, string> { ["02:00:00:00:00:11"] = "192.0.2.11" }, true);
+        Assert.Equal(VipStatus.Owned, owned.Status);
+        Assert.Equal("192.0.2.11", owned.AnsweredByNode);
     }
 
     [Fact]
