@@ -25,10 +25,11 @@ public sealed class SshAgentProcess : IDisposable
             throw new FileNotFoundException("OpenSSH's client (ssh-agent, ssh-add) is not installed (run tools/Install-Prerequisites.sh as root)");
         var dir = Directory.CreateTempSubdirectory("konvoylb-agent-").FullName;
         var sock = Path.Combine(dir, "agent.sock");
-        var (process, _, _) = ProcessRunner.Start("env", ["SSH_ASKPASS=/bin/false", "SSH_ASKPASS_REQUIRE=force", "ssh-agent", "-D", "-a", sock]);
+        var (process, stdout, _) = ProcessRunner.Start("env", ["SSH_ASKPASS=/bin/false", "SSH_ASKPASS_REQUIRE=force", "ssh-agent", "-D", "-a", sock]);
         var agent = new SshAgentProcess(process, dir);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!File.Exists(sock))
+        // ssh-agent prints its environment once it listens.
+        while (!stdout.Text.Contains("SSH_AUTH_SOCK=", StringComparison.Ordinal))
         {
             if (process.HasExited || clock.Elapsed > TimeSpan.FromSeconds(10))
             {

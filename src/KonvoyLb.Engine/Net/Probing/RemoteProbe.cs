@@ -14,7 +14,7 @@ public sealed record RemoteNotes(IReadOnlyList<string> MissingTools, bool Arping
 /// lines become evidence (<see cref="Parse"/>) judged by the same rule as the local probe (<see cref="VipJudgement"/>).
 /// Per address: <c>ip -j route get</c> (route, interface, source); on-link, an ARP probe from 0.0.0.0 (arping,
 /// Habets' or iputils') or an NDP solicitation (ndisc6); <c>ping</c>; where the link-layer tool is missing or needs
-/// root, the neighbour table after the ping instead; with a port, a TCP connect (nc).
+/// root, the neighbour table after an answered ping instead; with a port, a TCP connect (nc).
 /// </summary>
 public static class RemoteProbe
 {
@@ -48,7 +48,7 @@ public static class RemoteProbe
             # Everything below forks only the probes themselves (ip, arping or ndisc6, ping): a host probes hundreds of
             # addresses at once, and every extra process per address is CPU it has to spend.
             probe() {
-              a=$1; macs=""; rtt=""; tcp=""; note=""; dev=""; gw=""; typ=""
+              a=$1; macs=""; rtt=""; tcp=""; note=""; dev=""; gw=""; typ=""; neigh=""
               r=$(ip -j route get "$a" 2>&1)
               case "$r" in \[*) ;; *) typ=error ;; esac
               case "$r" in *'"dev":"'*) v=${r#*'"dev":"'}; dev=${v%%'"'*} ;; esac
@@ -58,25 +58,28 @@ public static class RemoteProbe
                 case "$a" in
                   *:*) if [ -n "$HAVE_NDISC" ]; then o=$(ndisc6 -1 -r 1 -w $((T*1000)) "$a" "$dev" 2>&1)
                          case "$o" in *"ink-layer address:"*) m=${o#*ink-layer address: }; macs="${m%%[!0-9A-Fa-f:]*},";; esac
-                       else note="no-ndisc6"; fi ;;
+                       else note="no-ndisc6"; neigh=1; fi ;;
                   *) if [ -n "$HAVE_ARPING" ]; then
                        if [ "$AV" = iputils ]; then o=$(arping -D -c 1 -w "$T" -I "$dev" "$a" 2>&1); else o=$(arping -0 -c 1 -w "$T" -i "$dev" "$a" 2>&1); fi
                        case "$o" in
-                         *ermission*|*"not permitted"*|*CAP_NET_RAW*|*"must be root"*|*"UID or EUID"*) note="arping-needs-root" ;;
+                         *ermission*|*"not permitted"*|*CAP_NET_RAW*|*"must be root"*|*"UID or EUID"*) note="arping-needs-root"; neigh=1 ;;
                          *) for w in $o; do w=${w#[}; w=${w%]}
                               case "$w" in [0-9A-Fa-f][0-9A-Fa-f]:[0-9A-Fa-f][0-9A-Fa-f]:[0-9A-Fa-f][0-9A-Fa-f]:[0-9A-Fa-f][0-9A-Fa-f]:[0-9A-Fa-f][0-9A-Fa-f]:[0-9A-Fa-f][0-9A-Fa-f])
                                 case ",$macs" in *",$w,"*) ;; *) macs="$macs$w," ;; esac ;; esac
                             done ;;
                        esac
-                     else note="no-arping"; fi ;;
+                     else note="no-arping"; neigh=1; fi ;;
                 esac
               fi
               if [ -n "$HAVE_PING" ]; then
                 rtt=none
                 if o=$(ping -n -c 1 -W "$T" "$a" 2>&1); then case "$o" in *time=*) rtt=${o#*time=}; rtt=${rtt%%[!0-9.]*} ;; esac
-                else case "$o" in *ermission*|*"not permitted"*|*CAP_NET_RAW*) rtt=""; note="$note ping-needs-root" ;; esac; fi
+                else case "$o" in *"socket:"*|*"ping: Operation not permitted"*|*"ping: Permission denied"*|*[Cc][Aa][Pp]_[Nn][Ee][Tt]_[Rr][Aa][Ww]*|*"are you root"*) rtt=""; note="$note ping-needs-root" ;; esac; fi
               fi
-              if [ -n "$note" ] && [ -n "$dev" ] && [ -z "$gw" ] && [ -z "$typ" ]; then
+              # Without a link-layer probe, the neighbour entry tells who answered, but only when the ping was answered:
+              # an entry the ping did not refresh may be hours old.
+              case "$rtt" in [0-9]*) ;; *) neigh="" ;; esac
+              if [ -n "$neigh" ] && [ -n "$dev" ] && [ -z "$gw" ] && [ -z "$typ" ]; then
                 n=$(ip neigh show "$a" dev "$dev" 2>/dev/null)
                 case "$n" in *FAILED*|*INCOMPLETE*) ;; *lladdr*) m=${n#*lladdr }; macs="${m%% *}," ;; esac
               fi

@@ -184,33 +184,45 @@ public static class InventoryProber
         public bool AgentHolds(byte[]? blob) => blob is not null && Agent is not null && Agent.Keys.Any(k => k.Blob.AsSpan().SequenceEqual(blob));
     }
 
-    static async Task<SshClient> ConnectAsync(InventoryHost host, string connectHost, int connectPort, Login login, SshOptions ssh, CancellationToken cancel)
+    /// <summary>
+    /// The keys to offer, as ssh offers them: the named ones (the inventory's, -SshKeyPath) first, then the agent's
+    /// (each key once: not those a file offers already), and ~/.ssh's usual keys only when none is named, passing over
+    /// those that cannot be used, as ssh does. A named key that cannot be used is an error, unless the agent holds it.
+    /// What is offered (and passed over) goes to <paramref name="offered"/>, for the message of a refused login.
+    /// </summary>
+    static List<IPrivateKeySource> KeysToOffer(InventoryHost host, Login login, SshOptions ssh, List<string> offered, List<string> refusals)
     {
-        var known = login.Known;
-        var user = ssh.User ?? host.Ssh.User ?? Environment.UserName;
-        var methods = new List<AuthenticationMethod>();
-        var files = new List<IPrivateKeySource>();
-        var offered = new List<string>();
         var named = new List<string>();
         if (host.Ssh.KeyFile is { } file) named.Add(Expand(file));
         named.AddRange(ssh.KeyPaths.Select(Expand));
-        // As ssh: the keys named (the inventory's, -SshKeyPath) first, then the agent's; ~/.ssh's usual keys only when none is named.
-        var keyPaths = named.Count > 0 ? named : new[] { "id_ed25519", "id_ecdsa", "id_rsa" }.Select(n => Expand($"~/.ssh/{n}")).Where(File.Exists).ToList();
-        foreach (var path in keyPaths.Distinct())
+        bool defaults = named.Count == 0;
+        var paths = defaults ? new[] { "id_ed25519", "id_ecdsa", "id_rsa" }.Select(n => Expand($"~/.ssh/{n}")).Where(File.Exists).ToList() : named;
+        var files = new List<IPrivateKeySource>();
+        var fileBlobs = new List<byte[]>();
+        foreach (var path in paths.Distinct())
         {
             if (!File.Exists(path))
                 throw new LbException(ErrorId.SshAuthenticationFailed, $"{host.Address}: the private key '{path}' does not exist.", host.Address,
                     fix: "Fix ansible_ssh_private_key_file in the inventory, or give -SshKeyPath.");
+            var blob = SshAgent.PublicBlobOf(path);
             try
             {
                 files.Add(ssh.Password is null ? new PrivateKeyFile(path) : new PrivateKeyFile(path, ssh.Password));
                 offered.Add($"'{path}'");
+                if (blob is not null) fileBlobs.Add(blob);
+            }
+            // Encrypted (or the passphrase is wrong), but the agent holds it: the agent signs with it.
+            catch (SshException) when (login.AgentHolds(blob)) { }
+            catch (SshException e) when (defaults)
+            {
+                offered.Add($"not '{path}' ({(e is SshPassPhraseNullOrEmptyException ? "encrypted" : e.Message)})");
             }
             catch (SshPassPhraseNullOrEmptyException)
             {
-                // An encrypted key the agent holds (ssh-add) is the agent's to sign with.
-                if (login.AgentHolds(SshAgent.PublicBlobOf(path))) continue;
-                throw new LbException(ErrorId.SshAuthenticationFailed, $"{host.Address}: the private key '{path}' is encrypted, and {(login.Agent is null ? login.AgentState : $"the ssh-agent at {login.Agent.SocketPath} does not hold it")}.", host.Address,
+                var agent = login.Agent is null ? login.AgentState
+                    : blob is null ? $"whether the ssh-agent at {login.Agent.SocketPath} holds it cannot be told (no public key in it or beside it, {Path.GetFileName(path)}.pub)"
+                    : $"the ssh-agent at {login.Agent.SocketPath} does not hold it";
+                throw new LbException(ErrorId.SshAuthenticationFailed, $"{host.Address}: the private key '{path}' is encrypted, and {agent}.", host.Address,
                     fix: "Add it to the ssh-agent (ssh-add), or give its passphrase as the password of -Credential (Get-Credential).");
             }
             catch (SshException e)
@@ -220,13 +232,24 @@ public static class InventoryProber
             }
         }
         var keys = new List<IPrivateKeySource>();
-        if (named.Count > 0) keys.AddRange(files);
-        if (login.Agent is { } agent)
+        if (!defaults) keys.AddRange(files);
+        if (login.Agent?.KeysFor(fileBlobs, refusals) is { Keys.Count: > 0 } agentKeys)
         {
-            keys.Add(agent);
-            offered.AddRange(agent.Keys.Select(k => $"the agent's {k.Type} '{k.Comment}'"));
+            keys.Add(agentKeys);
+            offered.AddRange(agentKeys.Keys.Select(k => $"the agent's {k.Type} '{k.Comment}'"));
         }
-        if (named.Count == 0) keys.AddRange(files);
+        if (defaults) keys.AddRange(files);
+        return keys;
+    }
+
+    static async Task<SshClient> ConnectAsync(InventoryHost host, string connectHost, int connectPort, Login login, SshOptions ssh, CancellationToken cancel)
+    {
+        var known = login.Known;
+        var user = ssh.User ?? host.Ssh.User ?? Environment.UserName;
+        var methods = new List<AuthenticationMethod>();
+        var offered = new List<string>();
+        var refusals = new List<string>();
+        var keys = KeysToOffer(host, login, ssh, offered, refusals);
         if (keys.Count > 0) methods.Add(new PrivateKeyAuthenticationMethod(user, keys.ToArray()));
         if (ssh.Password is not null)
         {
@@ -260,7 +283,9 @@ public static class InventoryProber
             await client.ConnectAsync(cancel).ConfigureAwait(false);
             return client;
         }
-        catch (Exception e) when (refused is not null || e is SshAuthenticationException)
+        // sshd ends the connection after MaxAuthTries refused keys: a refused login too, not an unreachable host.
+        catch (Exception e) when (refused is not null || e is SshAuthenticationException ||
+                                  e is SshConnectionException && e.Message.Contains("authentication failures", StringComparison.OrdinalIgnoreCase))
         {
             client.Dispose();
             if (refused == HostKeyVerdict.Mismatch)
@@ -269,7 +294,7 @@ public static class InventoryProber
             if (refused == HostKeyVerdict.Unknown)
                 throw new LbException(ErrorId.SshHostKeyUnknown, $"{host.Address}: {known.Path} does not know {KnownHosts.NameOf(host.Ssh.Host, host.Ssh.Port)}, whose host key is {seen}.", host.Address,
                     fix: "Connect once with ssh and check the fingerprint, or give -AcceptNewHostKey to record it (never a changed one).", inner: e);
-            throw new LbException(ErrorId.SshAuthenticationFailed, $"{host.Address}: {user}@{KnownHosts.NameOf(host.Ssh.Host, host.Ssh.Port)} refused the login with {string.Join(", ", offered)}: {e.Message}", host.Address,
+            throw new LbException(ErrorId.SshAuthenticationFailed, $"{host.Address}: {user}@{KnownHosts.NameOf(host.Ssh.Host, host.Ssh.Port)} refused the login with {string.Join(", ", offered)}: {e.Message}{(refusals.Count > 0 ? $" ({string.Join("; ", refusals.Distinct())})" : "")}", host.Address,
                 fix: "Check ansible_user and the key (ansible_ssh_private_key_file, -SshKeyPath), or -Credential.", inner: e);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancel.IsCancellationRequested)

@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
+using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Renci.SshNet;
-using Renci.SshNet.Common;
 using Renci.SshNet.Security;
 
 namespace KonvoyLb.Engine.Net.Ssh;
@@ -13,10 +13,11 @@ public sealed record AgentKey(byte[] Blob, string Type, string Comment);
 /// <summary>
 /// The client side of the ssh-agent protocol (draft-miller-ssh-agent): the keys the agent at SSH_AUTH_SOCK holds
 /// log in as they do for ssh (keys added with ssh-add, a forwarded agent, a hardware token); the agent signs, the
-/// private key never leaves it. SSH.NET has no agent support of its own: this is an <see cref="IPrivateKeySource"/>
-/// for its public-key login. Every request uses a connection of its own, so hosts probed in parallel may sign at once.
+/// private key never leaves it. SSH.NET has no agent support of its own: <see cref="KeysFor"/> is an
+/// <see cref="IPrivateKeySource"/> for its public-key login. Every request uses a connection of its own, so hosts
+/// probed in parallel may sign at once.
 /// </summary>
-public sealed class SshAgent : IPrivateKeySource
+public sealed class SshAgent
 {
     const byte Failure = 5, RequestIdentities = 11, IdentitiesAnswer = 12, SignRequest = 13, SignResponse = 14;
     const uint RsaSha256 = 2, RsaSha512 = 4;
@@ -24,13 +25,35 @@ public sealed class SshAgent : IPrivateKeySource
 
     public string SocketPath { get; }
     public IReadOnlyList<AgentKey> Keys { get; }
-    public IReadOnlyCollection<HostAlgorithm> HostKeyAlgorithms { get; }
 
     SshAgent(string socketPath, IReadOnlyList<AgentKey> keys)
     {
         SocketPath = socketPath;
         Keys = keys;
-        HostKeyAlgorithms = keys.SelectMany(k => Algorithms(k.Type).Select(a => (HostAlgorithm)new AgentAlgorithm(this, k, a.Name, a.Flags))).ToList();
+    }
+
+    /// <summary>
+    /// The agent's keys for one login, each once, but those in <paramref name="except"/> (offered from their files).
+    /// A signature the agent refuses (a key that needs a confirmation nobody gives, a locked agent) goes to
+    /// <paramref name="refusals"/> and fails that key alone: the login goes on with the next key, as ssh's does.
+    /// </summary>
+    public AgentKeys KeysFor(IEnumerable<byte[]> except, ICollection<string> refusals)
+    {
+        var skip = except.ToList();
+        return new AgentKeys(this, Keys.Where(k => !skip.Any(b => b.AsSpan().SequenceEqual(k.Blob))).ToList(), refusals);
+    }
+
+    /// <summary>Some of the agent's keys as SSH.NET's private-key source.</summary>
+    public sealed class AgentKeys : IPrivateKeySource
+    {
+        internal AgentKeys(SshAgent agent, IReadOnlyList<AgentKey> keys, ICollection<string> refusals)
+        {
+            Keys = keys;
+            HostKeyAlgorithms = keys.Select(k => (HostAlgorithm)new AgentAlgorithm(agent, k, refusals)).ToList();
+        }
+
+        public IReadOnlyList<AgentKey> Keys { get; }
+        public IReadOnlyCollection<HostAlgorithm> HostKeyAlgorithms { get; }
     }
 
     /// <summary>Lists the keys of the agent at <paramref name="socketPath"/>; an agent that cannot be reached or answers nonsense throws <see cref="IOException"/>.</summary>
@@ -51,7 +74,7 @@ public sealed class SshAgent : IPrivateKeySource
 
     /// <summary>
     /// The signature blob (string format, string signature) of <paramref name="data"/> with <paramref name="key"/>;
-    /// a refusal (a key that needs confirmation, a locked agent) is an <see cref="SshAuthenticationException"/>.
+    /// a refusal (a key that needs confirmation, a locked agent) is an <see cref="IOException"/>.
     /// </summary>
     public byte[] Sign(AgentKey key, byte[] data, uint flags)
     {
@@ -61,19 +84,19 @@ public sealed class SshAgent : IPrivateKeySource
         Span<byte> f = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(f, flags);
         body.Write(f);
-        try { return new Reader(Request(SocketPath, SignRequest, body.ToArray(), SignResponse)).Bytes(); }
-        catch (IOException e)
-        {
-            throw new SshAuthenticationException($"the ssh-agent at {SocketPath} did not sign with its key {key.Type} '{key.Comment}': {e.Message}", e);
-        }
+        return new Reader(Request(SocketPath, SignRequest, body.ToArray(), SignResponse)).Bytes();
     }
 
-    /// <summary>The signature algorithms a key of <paramref name="type"/> signs with, best first: RSA keys sign with SHA-2 only (ssh-rsa's SHA-1 is refused by current servers).</summary>
-    static IEnumerable<(string Name, uint Flags)> Algorithms(string type) => type switch
+    /// <summary>
+    /// The one signature algorithm a key of <paramref name="type"/> is offered with: every algorithm offered is an
+    /// attempt that sshd counts against MaxAuthTries (6). RSA signs with SHA-512 (RFC 8332, OpenSSH 7.2 and later):
+    /// ssh-rsa's SHA-1 is refused by current servers.
+    /// </summary>
+    static (string Name, uint Flags) Algorithm(string type) => type switch
     {
-        "ssh-rsa" => [("rsa-sha2-512", RsaSha512), ("rsa-sha2-256", RsaSha256)],
-        "ssh-rsa-cert-v01@openssh.com" => [("rsa-sha2-512-cert-v01@openssh.com", RsaSha512), ("rsa-sha2-256-cert-v01@openssh.com", RsaSha256)],
-        _ => [(type, 0u)],
+        "ssh-rsa" => ("rsa-sha2-512", RsaSha512),
+        "ssh-rsa-cert-v01@openssh.com" => ("rsa-sha2-512-cert-v01@openssh.com", RsaSha512),
+        _ => (type, 0u),
     };
 
     /// <summary>One request and its answer on a connection of its own; an answer of another type is an <see cref="IOException"/>.</summary>
@@ -83,7 +106,10 @@ public sealed class SshAgent : IPrivateKeySource
         socket.SendTimeout = socket.ReceiveTimeout = (int)RequestTimeout.TotalMilliseconds;
         try
         {
-            socket.Connect(new UnixDomainSocketEndPoint(socketPath));
+            EndPoint endpoint;
+            try { endpoint = new UnixDomainSocketEndPoint(socketPath); }
+            catch (ArgumentException e) { throw new IOException($"'{socketPath}' cannot be a socket's path: {e.Message}", e); }
+            socket.Connect(endpoint);
             var message = new byte[5 + body.Length];
             BinaryPrimitives.WriteUInt32BigEndian(message, (uint)(1 + body.Length));
             message[4] = type;
@@ -150,10 +176,25 @@ public sealed class SshAgent : IPrivateKeySource
         return null;
     }
 
-    sealed class AgentAlgorithm(SshAgent agent, AgentKey key, string name, uint flags) : HostAlgorithm(name)
+    sealed class AgentAlgorithm(SshAgent agent, AgentKey key, ICollection<string> refusals) : HostAlgorithm(Algorithm(key.Type).Name)
     {
         public override byte[] Data => key.Blob;
-        public override byte[] Sign(byte[] data) => agent.Sign(key, data, flags);
+
+        public override byte[] Sign(byte[] data)
+        {
+            try { return agent.Sign(key, data, Algorithm(key.Type).Flags); }
+            catch (IOException e)
+            {
+                lock (refusals) refusals.Add($"the ssh-agent at {agent.SocketPath} did not sign with its key {key.Type} '{key.Comment}': {e.Message}");
+                // SSH.NET would end the whole login on an exception; a signature that cannot verify fails this key
+                // alone, and the server asks for the next one.
+                var blob = new MemoryStream();
+                WriteString(blob, Encoding.ASCII.GetBytes(Name));
+                WriteString(blob, new byte[64]);
+                return blob.ToArray();
+            }
+        }
+
         // Only a login signs with these; nothing verifies with them.
         public override bool VerifySignature(byte[] data, byte[] signature) => throw new NotSupportedException();
     }

@@ -218,6 +218,25 @@ public sealed class InventoryReachabilityTests(ITestOutputHelper output)
         output.WriteLine(noAgent);
         Assert.Contains($"ERR SshAuthenticationFailed 192.0.2.12 192.0.2.12: the private key '{lab.Ssh.EncryptedClientKeyPath}' is encrypted, and there is no ssh-agent (SSH_AUTH_SOCK is not set).", noAgent);
 
+        // An agent that refuses to sign (a key that needs a confirmation nobody gives) fails that key alone: the login
+        // goes on with ~/.ssh's key; without one, the refusal says why.
+        using (var agent = SshAgentProcess.Start())
+        {
+            agent.Add(lab.Ssh.EncryptedClientKeyPath, SshServers.Passphrase, confirm: true);
+            var ssh = Directory.CreateDirectory(Path.Combine(lab.Dir, "home", ".ssh")).FullName;
+            File.Copy(lab.Ssh.ClientKeyPath, Path.Combine(ssh, "id_ed25519"));
+            var shown = lab.Probe(lab.Inventory(key: ""), known, "-HostName 192.0.2.11", addresses: one, agentSocket: agent.SocketPath);
+            output.WriteLine(shown);
+            Assert.Contains("192.0.2.11 192.0.2.200 Free", shown);
+            Assert.DoesNotContain("ERR", shown);
+            Assert.Contains("Failed publickey for root from 192.0.2.10", lab.Ssh.Log(lab.Nodes[0]));
+            Directory.Delete(ssh, recursive: true);
+            var refused = lab.Probe(lab.Inventory(key: ""), known, "-HostName 192.0.2.11", addresses: one, agentSocket: agent.SocketPath);
+            output.WriteLine(refused);
+            Assert.Contains("ERR SshAuthenticationFailed 192.0.2.11", refused);
+            Assert.Contains("did not sign with its key ssh-ed25519 'konvoylb-lab-client-encrypted'", refused);
+        }
+
         // An agent with only a key the hosts refuse: the refusal lists what was offered.
         using (var agent = SshAgentProcess.Start())
         {

@@ -1,7 +1,6 @@
 using KonvoyLb.Engine.Net.Ssh;
 using KonvoyLb.Tests.Lab;
 using Renci.SshNet;
-using Renci.SshNet.Common;
 
 namespace KonvoyLb.Tests.Net.Probing;
 
@@ -36,30 +35,42 @@ public sealed class SshAgentTests : IDisposable
         var agent = SshAgent.Connect(process.SocketPath);
         Assert.Equal(["ssh-ed25519 agent-ed", "ssh-rsa agent-rsa"], agent.Keys.Select(k => $"{k.Type} {k.Comment}"));
         Assert.Equal(PublicBlob(ed), agent.Keys[0].Blob);
-        // RSA signs with SHA-2 only: the SHA-1 ssh-rsa signature is refused by current servers.
-        Assert.Equal(["ssh-ed25519", "rsa-sha2-512", "rsa-sha2-256"], agent.HostKeyAlgorithms.Select(a => a.Name));
+        // One algorithm per key (each is an attempt sshd counts); RSA with SHA-512, never SHA-1.
+        var refusals = new List<string>();
+        var keys = agent.KeysFor([], refusals);
+        Assert.Equal(["ssh-ed25519", "rsa-sha2-512"], keys.HostKeyAlgorithms.Select(a => a.Name));
+        // A key a file offers already is not offered again.
+        Assert.Equal(["agent-rsa"], agent.KeysFor([PublicBlob(ed)], refusals).Keys.Select(k => k.Comment));
 
         var data = "the session's signature data"u8.ToArray();
-        foreach (var (algorithm, file) in agent.HostKeyAlgorithms.Zip(new[] { ed, rsa, rsa }))
+        foreach (var (algorithm, file) in keys.HostKeyAlgorithms.Zip(new[] { ed, rsa }))
         {
             var signature = algorithm.Sign(data);
             var verifier = new PrivateKeyFile(file).HostKeyAlgorithms.Single(a => a.Name == algorithm.Name);
             Assert.True(verifier.VerifySignature(data, signature), $"{algorithm.Name}: the key file does not verify the agent's signature");
             Assert.False(verifier.VerifySignature("other data"u8.ToArray(), signature));
         }
+        Assert.Empty(refusals);
     }
 
     [LabFact("ssh-agent", "ssh-add", "ssh-keygen")]
-    public void A_refused_signature_is_an_authentication_error_and_a_missing_agent_an_IOException()
+    public void A_refused_signature_fails_that_key_alone_and_says_why_and_a_missing_agent_is_an_IOException()
     {
         using var process = SshAgentProcess.Start();
-        process.Add(Key("ed25519", "needs-confirmation"), confirm: true);
+        var key = Key("ed25519", "needs-confirmation");
+        process.Add(key, confirm: true);
         var agent = SshAgent.Connect(process.SocketPath);
-        var e = Assert.Throws<SshAuthenticationException>(() => agent.HostKeyAlgorithms.Single().Sign([1, 2, 3]));
-        Assert.Contains("did not sign with its key ssh-ed25519 'needs-confirmation'", e.Message);
+        var refusals = new List<string>();
+        var algorithm = agent.KeysFor([], refusals).HostKeyAlgorithms.Single();
+        // No exception (SSH.NET would end the login with it): a signature that does not verify, and the reason kept.
+        var signature = algorithm.Sign([1, 2, 3]);
+        Assert.False(new PrivateKeyFile(key).HostKeyAlgorithms.Single().VerifySignature([1, 2, 3], signature));
+        Assert.Contains("did not sign with its key ssh-ed25519 'needs-confirmation'", Assert.Single(refusals));
 
         var missing = Assert.Throws<IOException>(() => SshAgent.Connect(Path.Combine(dir, "nobody.sock")));
         Assert.NotEmpty(missing.Message);
+        // Longer than a socket's path may be (108 bytes): an IOException too, not an ArgumentException that would end the command.
+        Assert.Throws<IOException>(() => SshAgent.Connect("/tmp/" + new string('x', 200)));
     }
 
     [LabFact("ssh-keygen")]
