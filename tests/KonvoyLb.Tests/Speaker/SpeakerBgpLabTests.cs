@@ -59,7 +59,8 @@ public sealed class SpeakerBgpLabTests(ITestOutputHelper output)
         Assert.Equal("192.0.2.11", route.NextHop);
         Assert.Equal([64512u], route.AsPath);
         Assert.Equal(["64512:7", "65535:65281"], route.Communities);
-        var metrics = lab.Http("node-1", "/metrics");
+        // The session series are sampled on the speaker's tick (about a second): the route may reach BIRD first.
+        var metrics = SpeakerLab.Retry(() => lab.Http("node-1", "/metrics"), m => m.Contains("metallb_bgp_session_up{peer=\"192.0.2.1:179\"} 1", StringComparison.Ordinal), TimeSpan.FromSeconds(5));
         Assert.Contains("metallb_bgp_session_up{peer=\"192.0.2.1:179\"} 1", metrics);
         Assert.Contains("metallb_speaker_announced{service=\"default/routed\",protocol=\"bgp\",node=\"node-1\",ip=\"203.0.113.10\"} 1", metrics);
 
