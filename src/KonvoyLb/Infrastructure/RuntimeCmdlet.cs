@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Management.Automation;
 using System.Runtime.InteropServices;
+using KonvoyLb.Engine;
 using KonvoyLb.Engine.Runtime.Observability;
 
 namespace KonvoyLb.Infrastructure;
@@ -54,6 +55,9 @@ public abstract class RuntimeCmdlet : KubeCmdlet
         {
             if (_lines.TryTake(out var line, 100)) Emit(writer, line);
         }
+        // A bug that ends the runtime: its whole stack into the log, where the operator looks first.
+        if (task.Exception?.InnerException is { } bug and not LbException)
+            log.Error("internalError", $"the {component.GetType().Name} ended with a bug: {bug}", ("exception", bug.GetType().Name));
         server.DisposeAsync().AsTask().GetAwaiter().GetResult();
         while (_lines.TryTake(out var rest)) Emit(writer, rest);
         writer.Flush();
