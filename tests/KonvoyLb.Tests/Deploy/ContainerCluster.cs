@@ -89,9 +89,13 @@ public sealed class ContainerCluster : IAsyncDisposable
     public TimeSpan WaitReady(LabHost host, PodmanContainer c, TimeSpan? timeout = null)
     {
         var clock = Stopwatch.StartNew();
+        bool listening = false;
         while (clock.Elapsed < (timeout ?? TimeSpan.FromSeconds(60)))
         {
-            if (Lab.Http(host, "/readyz").StartsWith("HTTP/1.1 200", StringComparison.Ordinal)) return clock.Elapsed;
+            // No request before the endpoint says it listens: .NET's HttpListener on Linux can crash the process when a
+            // connection arrives while Start() is still setting up (dotnet/corefx#35191), which polling every 20 ms hits.
+            listening = listening || c.Logs().Contains("\"event\":\"listening\"", StringComparison.Ordinal);
+            if (listening && Lab.Http(host, "/readyz").StartsWith("HTTP/1.1 200", StringComparison.Ordinal)) return clock.Elapsed;
             if (!c.Running) throw new InvalidOperationException($"{c.Name} exited ({c.ExitCode}): {c.Logs()}");
             Thread.Sleep(20);
         }

@@ -111,7 +111,10 @@ public sealed class SpeakerLab : IAsyncDisposable
         while (clock.Elapsed < (timeout ?? TimeSpan.FromSeconds(40)))
         {
             if (Speakers[node].HasExited) throw new InvalidOperationException($"the speaker of {node} exited: {Speakers[node].StdOut}\n{Speakers[node].StdErr}");
-            if (Http(node, "/readyz").StartsWith("HTTP/1.1 200", StringComparison.Ordinal)) return;
+            // No request before the endpoint says it listens: .NET's HttpListener on Linux can crash the process when a
+            // connection arrives while Start() is still setting up (dotnet/corefx#35191).
+            if (Speakers[node].StdOut.Contains("\"event\":\"listening\"", StringComparison.Ordinal) &&
+                Http(node, "/readyz").StartsWith("HTTP/1.1 200", StringComparison.Ordinal)) return;
             Thread.Sleep(100);
         }
         throw new TimeoutException($"the speaker of {node} is not ready: {Http(node, "/readyz")}\n{Speakers[node].StdOut}\n{Speakers[node].StdErr}");
