@@ -97,7 +97,7 @@ public sealed class KubectlTests
         var readyAfter = TimeSpan.FromMilliseconds(1500);
         var (kube, kubeconfig) = await MetalLbCluster(readyAfter, https ? new FakeKubeOptions { Https = true, Token = "k" } : null);
         await using var _ = kube;
-        var old = await ReadyPodName(kube).WaitAsync(TimeSpan.FromSeconds(5));
+        var old = await ReadyPodName(kube).WaitAsync(TimeSpan.FromSeconds(30));
 
         var delete = await Kubectl(kubeconfig, "delete", "pod", "-n", "kubeaddons", "-l", MetalLbSelector);
         Assert.True(delete.ExitCode == 0, delete.Stderr);
