@@ -80,7 +80,7 @@ Describe 'Test-LbVipReachability -FromInventory, faults found before any connect
         finally { $env:SSH_AUTH_SOCK = $null }
     }
 
-    It 'asks for the passphrase of an encrypted key, or the agent' -Skip:(-not (Get-Command ssh-keygen -ErrorAction Ignore)) {
+    It 'asks for the passphrase of an encrypted key, or the agent' {
         $key = Join-Path $TestDrive 'encrypted_ed25519'
         ssh-keygen -q -t ed25519 -N 'a passphrase' -C pester -f $key
         $inv = New-Inventory "    ansible_ssh_private_key_file: $key"
